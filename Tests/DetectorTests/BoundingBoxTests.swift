@@ -1,0 +1,34 @@
+import Testing
+import Detector
+
+@Suite struct BoundingBoxTests {
+    @Test func iouOfHandComputedPair() {
+        let a = BoundingBox(x1: 0, y1: 0, x2: 2, y2: 2)
+        let b = BoundingBox(x1: 1, y1: 1, x2: 3, y2: 3)
+        // intersection 1, union 4 + 4 - 1 = 7
+        #expect(abs(a.iou(with: b) - 1.0 / 7.0) < 1e-6)
+        #expect(a.iou(with: a) == 1)
+    }
+
+    @Test func iouOfDisjointAndZeroAreaBoxesIsZero() {
+        let a = BoundingBox(x1: 0, y1: 0, x2: 1, y2: 1)
+        #expect(a.iou(with: BoundingBox(x1: 2, y1: 2, x2: 3, y2: 3)) == 0)
+        let point = BoundingBox(x1: 0.5, y1: 0.5, x2: 0.5, y2: 0.5)
+        #expect(point.iou(with: point) == 0)
+        #expect(a.iou(with: point) == 0)
+    }
+
+    @Test func centreSizeRoundTrip() {
+        let b = BoundingBox(centerX: 0.5, centerY: 0.25, width: 0.2, height: 0.1)
+        #expect(abs(b.centerX - 0.5) < 1e-6 && abs(b.centerY - 0.25) < 1e-6)
+        #expect(abs(b.width - 0.2) < 1e-6 && abs(b.height - 0.1) < 1e-6)
+    }
+
+    @Test func splitMixIsDeterministic() {
+        var a = SplitMix64(seed: 42), b = SplitMix64(seed: 42)
+        #expect((0..<10).map { _ in a.next() } == (0..<10).map { _ in b.next() })
+        // First output of SplitMix64 seeded with 0 (reference value of the published algorithm).
+        var z = SplitMix64(seed: 0)
+        #expect(z.next() == 0xE220_A839_7B1D_CDAF)
+    }
+}
