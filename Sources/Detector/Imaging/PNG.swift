@@ -1,0 +1,119 @@
+import CPNG
+import Foundation
+
+/// Why an image could not be read or written, and which file.
+public struct ImageError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var file: String
+    public var reason: String
+    public init(file: String, reason: String) { self.file = file; self.reason = reason }
+    public var description: String { "\(file): \(reason)" }
+}
+
+/// PNG decoding and encoding through libpng's simplified API (`png_image_*`), which reports
+/// errors as return codes and a message. libpng's classic API reports errors by `longjmp`,
+/// which Swift cannot catch, so it is never used here.
+public enum PNG {
+    /// Larger images are refused before any pixel memory is allocated.
+    public static let maximumSide = 32_768
+    public static let maximumPixels = 100_000_000
+
+    /// Transparent pixels are composited onto white, as an image viewer shows them.
+    public static let background: (r: UInt8, g: UInt8, b: UInt8) = (255, 255, 255)
+
+    /// Any PNG (1 to 16 bits, gray, gray+alpha, palette, RGB, RGBA) as 8-bit RGB.
+    /// 16-bit samples are taken as already sRGB-encoded (most files are, and the user expects
+    /// 0x8080 to read as 128), not as linear light.
+    public static func decode(_ data: Data, name: String) throws -> Image {
+        guard data.count >= 8 else {
+            throw ImageError(file: name, reason: data.isEmpty ? "empty file" : "not a PNG file (only \(data.count) bytes)")
+        }
+        let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        guard Array(data.prefix(8)) == signature else {
+            throw ImageError(file: name, reason: "not a PNG file (bad signature)")
+        }
+        var image = png_image()
+        image.version = png_uint_32(PNG_IMAGE_VERSION)
+        defer { png_image_free(&image) }
+        let began = data.withUnsafeBytes { raw in
+            png_image_begin_read_from_memory(&image, raw.baseAddress, raw.count)
+        }
+        guard began != 0 else { throw ImageError(file: name, reason: "invalid PNG: \(message(of: image))") }
+        let width = Int(image.width), height = Int(image.height)
+        guard width > 0, height > 0 else {
+            throw ImageError(file: name, reason: "zero-size image (\(width) x \(height))")
+        }
+        guard width <= maximumSide, height <= maximumSide, width * height <= maximumPixels else {
+            throw ImageError(file: name, reason: "image too large (\(width) x \(height); the limit is \(maximumSide) per side and \(maximumPixels / 1_000_000) megapixels)")
+        }
+        image.flags |= png_uint_32(PNG_IMAGE_FLAG_16BIT_sRGB)
+        image.format = png_uint_32(PNG_FORMAT_RGB)
+        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        var color = png_color(red: background.r, green: background.g, blue: background.b)
+        let finished = data.withUnsafeBytes { _ in
+            pixels.withUnsafeMutableBytes { buffer in
+                png_image_finish_read(&image, &color, buffer.baseAddress, png_int_32(width * 3), nil)
+            }
+        }
+        guard finished != 0 else { throw ImageError(file: name, reason: "invalid or truncated PNG: \(message(of: image))") }
+        return Image(width: width, height: height, pixels: pixels)
+    }
+
+    public static func read(path: String) throws -> Image {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            throw ImageError(file: path, reason: "no such file")
+        }
+        guard !isFolder.boolValue else { throw ImageError(file: path, reason: "is a folder, not an image") }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ImageError(file: path, reason: "cannot read: \(error.localizedDescription)")
+        }
+        return try decode(data, name: path)
+    }
+
+    /// 8-bit RGB PNG bytes.
+    public static func encode(_ image: Image) throws -> Data {
+        guard image.width > 0, image.height > 0 else {
+            throw ImageError(file: "<memory>", reason: "cannot encode an empty image (\(image.width) x \(image.height))")
+        }
+        var png = png_image()
+        png.version = png_uint_32(PNG_IMAGE_VERSION)
+        png.width = png_uint_32(image.width)
+        png.height = png_uint_32(image.height)
+        png.format = png_uint_32(PNG_FORMAT_RGB)
+        defer { png_image_free(&png) }
+        let stride = png_int_32(image.width * 3)
+        var size = 0
+        // First call measures, second writes.
+        let measured = image.pixels.withUnsafeBytes { raw in
+            png_image_write_to_memory(&png, nil, &size, 0, raw.baseAddress, stride, nil)
+        }
+        guard measured != 0, size > 0 else { throw ImageError(file: "<memory>", reason: "PNG encoding failed: \(message(of: png))") }
+        var output = Data(count: size)
+        let written = output.withUnsafeMutableBytes { out in
+            image.pixels.withUnsafeBytes { raw in
+                png_image_write_to_memory(&png, out.baseAddress, &size, 0, raw.baseAddress, stride, nil)
+            }
+        }
+        guard written != 0 else { throw ImageError(file: "<memory>", reason: "PNG encoding failed: \(message(of: png))") }
+        return output.prefix(size)
+    }
+
+    /// Encodes and writes atomically (temporary file, then rename).
+    public static func write(_ image: Image, to path: String) throws {
+        let data: Data
+        do { data = try encode(image) } catch let error as ImageError {
+            throw ImageError(file: path, reason: error.reason)
+        }
+        do { try writeAtomically(data, to: path) } catch {
+            throw ImageError(file: path, reason: "\(error)")
+        }
+    }
+
+    private static func message(of image: png_image) -> String {
+        var copy = image.message
+        return withUnsafeBytes(of: &copy) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+}
