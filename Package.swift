@@ -3,7 +3,7 @@ import PackageDescription
 
 // Hot numeric loops need optimisation even in debug builds, or the tests that train a tiny
 // network would take minutes. `-Ounchecked` is not used: bounds checks stay on everywhere.
-let optimised: [SwiftSetting] = [.unsafeFlags(["-O"])]
+let optimised: [SwiftSetting] = [.unsafeFlags(["-O"]), .swiftLanguageMode(.v5)]
 
 let package = Package(
     name: "Detector",

@@ -1,0 +1,197 @@
+/// A k x k convolution with stride s and "same" padding p = k / 2 (PyTorch's
+/// `Conv2d(padding=k//2)`): output side ⌊(H + 2p − k)/s⌋ + 1, which is ⌈H/s⌉ for odd k.
+///
+/// Kernel layout HWIO: `weight[ky, kx, ci, co]`, which read as a row-major matrix is
+/// [k·k·C_in, C_out], the right operand of the im2col GEMM:
+///
+///     out[p, co] = Σ_{ky,kx,ci} in[y(p)·s + ky − pad, x(p)·s + kx − pad, ci] · w[ky, kx, ci, co] + b[co]
+///
+/// Backward: ∂w += colᵀ · ∂out, ∂b += Σ_p ∂out, ∂col = ∂out · wᵀ scattered back (col2im).
+public final class Conv2D: Operation {
+    public let name: String
+    public let inputShape: FeatureShape
+    public let outputShape: FeatureShape
+    public let size: Int
+    public let stride: Int
+    public let padding: Int
+    public let weight: Parameter
+    public let bias: Parameter?
+    /// Applied after the bias (fused), for convolutions without batch norm.
+    public let activation: Activation
+    private let workspace = Workspace(workers: engineThreads)
+    private let gradientWorkspace = Workspace(workers: engineThreads)
+
+    public init(name: String, input: FeatureShape, filters: Int, size: Int, stride: Int, bias: Bool,
+                activation: Activation = .linear) {
+        _ = configureBLASOnce
+        self.name = name
+        self.activation = activation
+        self.inputShape = input
+        self.size = size
+        self.stride = stride
+        self.padding = size / 2
+        let outH = (input.height + 2 * padding - size) / stride + 1
+        let outW = (input.width + 2 * padding - size) / stride + 1
+        self.outputShape = FeatureShape(height: outH, width: outW, channels: filters)
+        let k = size * size * input.channels
+        self.weight = Parameter(name: "\(name).weight", shape: [size, size, input.channels, filters],
+                                value: [Float](repeating: 0, count: k * filters))
+        self.bias = bias ? Parameter(name: "\(name).bias", shape: [filters], value: [Float](repeating: 0, count: filters)) : nil
+    }
+
+    public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
+    public var multiplyAccumulates: Int { outputShape.count * size * size * inputShape.channels }
+    var columns: Int { size * size * inputShape.channels }
+
+    /// Writes the im2col matrix of one image, [outH·outW, k·k·C_in], zeros where the window
+    /// leaves the image.
+    func im2col(_ image: UnsafePointer<Float>, into col: UnsafeMutablePointer<Float>) {
+        let (h, w, c) = (inputShape.height, inputShape.width, inputShape.channels)
+        let (oh, ow, k, s, pad) = (outputShape.height, outputShape.width, size, stride, padding)
+        let rowLength = k * k * c
+        for oy in 0..<oh {
+            for ox in 0..<ow {
+                var dst = col + (oy * ow + ox) * rowLength
+                for ky in 0..<k {
+                    let y = oy * s + ky - pad
+                    for kx in 0..<k {
+                        let x = ox * s + kx - pad
+                        if y < 0 || y >= h || x < 0 || x >= w {
+                            dst.update(repeating: 0, count: c)
+                        } else {
+                            dst.update(from: image + (y * w + x) * c, count: c)
+                        }
+                        dst += c
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds the im2col-shaped gradient back onto the image gradient (the adjoint of im2col).
+    func col2im(_ col: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>) {
+        let (h, w, c) = (inputShape.height, inputShape.width, inputShape.channels)
+        let (oh, ow, k, s, pad) = (outputShape.height, outputShape.width, size, stride, padding)
+        let rowLength = k * k * c
+        for oy in 0..<oh {
+            for ox in 0..<ow {
+                var src = col + (oy * ow + ox) * rowLength
+                for ky in 0..<k {
+                    let y = oy * s + ky - pad
+                    for kx in 0..<k {
+                        let x = ox * s + kx - pad
+                        if y >= 0 && y < h && x >= 0 && x < w {
+                            let dst = image + (y * w + x) * c
+                            for ci in 0..<c { dst[ci] += src[ci] }
+                        }
+                        src += c
+                    }
+                }
+            }
+        }
+    }
+
+    public func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int, training: Bool) {
+        let pixels = outputShape.height * outputShape.width
+        let cout = outputShape.channels
+        let kk = columns
+        weight.value.withUnsafeBufferPointer { w in
+            parallelRanges(batch, parts: engineThreads) { worker, images in
+                for n in images {
+                    let out = output + n * outputShape.count
+                    let inp = input + n * inputShape.count
+                    if size == 1 && stride == 1 {
+                        gemm(m: pixels, n: cout, k: kk, a: inp, lda: kk, b: w.baseAddress!, ldb: cout, beta: 0, c: out, ldc: cout)
+                    } else {
+                        let col = workspace.buffer(worker, count: pixels * kk)
+                        im2col(inp, into: col)
+                        gemm(m: pixels, n: cout, k: kk, a: col, lda: kk, b: w.baseAddress!, ldb: cout, beta: 0, c: out, ldc: cout)
+                    }
+                }
+            }
+        }
+        if let bias {
+            bias.value.withUnsafeBufferPointer { b in
+                addBiasAndActivate(output, rows: batch * pixels, channels: cout, bias: b.baseAddress, activation: activation)
+            }
+        } else {
+            addBiasAndActivate(output, rows: batch * pixels, channels: cout, bias: nil, activation: activation)
+        }
+    }
+
+    public func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                         gradientOutput: UnsafeMutablePointer<Float>, gradientInput: UnsafeMutablePointer<Float>?,
+                         batch: Int) {
+        let pixels = outputShape.height * outputShape.width
+        let cout = outputShape.channels
+        let kk = columns
+        let direct = size == 1 && stride == 1
+        multiplyByActivationDerivative(gradientOutput, output: output, count: batch * outputShape.count, activation: activation)
+        // Each worker accumulates its weight gradient privately; the two are summed at the end.
+        let weightCount = weight.count
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: weightCount * engineThreads)
+        partial.initialize(repeating: 0, count: weightCount * engineThreads)
+        defer { partial.deallocate() }
+        weight.value.withUnsafeBufferPointer { w in
+            parallelRanges(batch, parts: engineThreads) { worker, images in
+                let dw = partial + worker * weightCount
+                for n in images {
+                    let dOut = UnsafePointer(gradientOutput + n * outputShape.count)
+                    let inp = input + n * inputShape.count
+                    let col: UnsafePointer<Float>
+                    if direct { col = inp } else {
+                        let buffer = workspace.buffer(worker, count: pixels * kk)
+                        im2col(inp, into: buffer)
+                        col = UnsafePointer(buffer)
+                    }
+                    gemm(transposeA: true, m: kk, n: cout, k: pixels, a: col, lda: kk, b: dOut, ldb: cout, beta: 1, c: dw, ldc: cout)
+                    if let gIn = gradientInput {
+                        let dIn = gIn + n * inputShape.count
+                        if direct {
+                            gemm(transposeB: true, m: pixels, n: kk, k: cout, a: dOut, lda: cout, b: w.baseAddress!, ldb: cout, beta: 0, c: dIn, ldc: kk)
+                        } else {
+                            let dCol = gradientWorkspace.buffer(worker, count: pixels * kk)
+                            gemm(transposeB: true, m: pixels, n: kk, k: cout, a: dOut, lda: cout, b: w.baseAddress!, ldb: cout, beta: 0, c: dCol, ldc: kk)
+                            dIn.update(repeating: 0, count: inputShape.count)
+                            col2im(dCol, into: dIn)
+                        }
+                    }
+                }
+            }
+        }
+        weight.gradient.withUnsafeMutableBufferPointer { g in
+            for worker in 0..<engineThreads {
+                let dw = partial + worker * weightCount
+                for i in 0..<weightCount { g[i] += dw[i] }
+            }
+        }
+        if let bias { accumulateBiasGradient(bias, gradient: gradientOutput, rows: batch * pixels) }
+    }
+}
+
+extension Conv2D {
+    /// The plain loop the fast path is tested against.
+    public static func referenceForward(input: [Float], inputShape: FeatureShape, batch: Int, weight: [Float], bias: [Float]?,
+                                        filters: Int, size: Int, stride: Int) -> [Float] {
+        let pad = size / 2
+        let oh = (inputShape.height + 2 * pad - size) / stride + 1
+        let ow = (inputShape.width + 2 * pad - size) / stride + 1
+        let c = inputShape.channels
+        var out = [Float](repeating: 0, count: batch * oh * ow * filters)
+        for n in 0..<batch {
+            for oy in 0..<oh { for ox in 0..<ow { for co in 0..<filters {
+                var sum: Float = bias?[co] ?? 0
+                for ky in 0..<size { for kx in 0..<size {
+                    let y = oy * stride + ky - pad, x = ox * stride + kx - pad
+                    guard y >= 0, y < inputShape.height, x >= 0, x < inputShape.width else { continue }
+                    for ci in 0..<c {
+                        sum += input[((n * inputShape.height + y) * inputShape.width + x) * c + ci]
+                            * weight[((ky * size + kx) * c + ci) * filters + co]
+                    }
+                } }
+                out[((n * oh + oy) * ow + ox) * filters + co] = sum
+            } } }
+        }
+        return out
+    }
+}

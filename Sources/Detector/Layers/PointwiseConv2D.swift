@@ -1,0 +1,77 @@
+/// A 1x1 convolution, without bias when a batch norm follows (with bias and a fused activation
+/// once batch norm is folded in for inference): in NHWC it is one GEMM,
+///
+///     out[N·H·W, C_out] = in[N·H·W, C_in] · w[C_in, C_out]
+///     ∂w += inᵀ · ∂out        ∂in = ∂out · wᵀ
+///
+/// Rows are split between the two cores, each calling a single-threaded GEMM.
+public final class PointwiseConv2D: Operation {
+    public let name: String
+    public let inputShape: FeatureShape
+    public let outputShape: FeatureShape
+    public let weight: Parameter
+    public let bias: Parameter?
+    public let activation: Activation
+
+    public init(name: String, input: FeatureShape, filters: Int, bias: Bool = false, activation: Activation = .linear) {
+        _ = configureBLASOnce
+        self.name = name
+        self.activation = activation
+        self.bias = bias ? Parameter(name: "\(name).bias", shape: [filters], value: [Float](repeating: 0, count: filters)) : nil
+        self.inputShape = input
+        self.outputShape = FeatureShape(height: input.height, width: input.width, channels: filters)
+        weight = Parameter(name: "\(name).weight", shape: [input.channels, filters],
+                           value: [Float](repeating: 0, count: input.channels * filters))
+    }
+
+    public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
+    public var multiplyAccumulates: Int { outputShape.count * inputShape.channels }
+
+    public func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int, training: Bool) {
+        let rows = batch * inputShape.height * inputShape.width
+        let (cin, cout) = (inputShape.channels, outputShape.channels)
+        weight.value.withUnsafeBufferPointer { w in
+            parallelRanges(rows, parts: engineThreads, minimumPerPart: 64) { _, range in
+                gemm(m: range.count, n: cout, k: cin, a: input + range.lowerBound * cin, lda: cin,
+                     b: w.baseAddress!, ldb: cout, beta: 0, c: output + range.lowerBound * cout, ldc: cout)
+            }
+        }
+        if let bias {
+            bias.value.withUnsafeBufferPointer { b in
+                addBiasAndActivate(output, rows: rows, channels: cout, bias: b.baseAddress, activation: activation)
+            }
+        } else {
+            addBiasAndActivate(output, rows: rows, channels: cout, bias: nil, activation: activation)
+        }
+    }
+
+    public func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                         gradientOutput: UnsafeMutablePointer<Float>, gradientInput: UnsafeMutablePointer<Float>?,
+                         batch: Int) {
+        let rows = batch * inputShape.height * inputShape.width
+        let (cin, cout) = (inputShape.channels, outputShape.channels)
+        multiplyByActivationDerivative(gradientOutput, output: output, count: rows * cout, activation: activation)
+        if let bias { accumulateBiasGradient(bias, gradient: gradientOutput, rows: rows) }
+        let weightCount = weight.count
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: weightCount * engineThreads)
+        defer { partial.deallocate() }
+        weight.value.withUnsafeBufferPointer { w in
+            parallelRanges(rows, parts: engineThreads, minimumPerPart: 64) { worker, range in
+                gemm(transposeA: true, m: cin, n: cout, k: range.count, a: input + range.lowerBound * cin, lda: cin,
+                     b: gradientOutput + range.lowerBound * cout, ldb: cout, beta: 0,
+                     c: partial + worker * weightCount, ldc: cout)
+                if let gIn = gradientInput {
+                    gemm(transposeB: true, m: range.count, n: cin, k: cout, a: gradientOutput + range.lowerBound * cout, lda: cout,
+                         b: w.baseAddress!, ldb: cout, beta: 0, c: gIn + range.lowerBound * cin, ldc: cin)
+                }
+            }
+        }
+        let parts = partCount(rows, minimumPerPart: 64)
+        weight.gradient.withUnsafeMutableBufferPointer { g in
+            for worker in 0..<parts {
+                let dw = partial + worker * weightCount
+                for i in 0..<weightCount { g[i] += dw[i] }
+            }
+        }
+    }
+}

@@ -1,0 +1,171 @@
+import Testing
+import Detector
+
+struct ConvCase: CustomTestStringConvertible, Sendable {
+    var height: Int, width: Int, channels: Int, filters: Int, size: Int, stride: Int, batch: Int
+    var testDescription: String { "\(batch)x\(height)x\(width)x\(channels) → \(filters) k\(size) s\(stride)" }
+}
+
+@Suite struct Conv2DTests {
+    /// A hand-computed 3x3 convolution: a 3x3 single-channel image 1...9, an all-ones kernel, so
+    /// each output is the sum of its (zero-padded) 3x3 neighbourhood.
+    @Test func handComputedThreeByThree() {
+        let conv = Conv2D(name: "c", input: FeatureShape(height: 3, width: 3, channels: 1), filters: 1, size: 3, stride: 1, bias: true)
+        conv.weight.value = [Float](repeating: 1, count: 9)
+        conv.bias!.value = [0.5]
+        let out = run(conv, (1...9).map(Float.init), batch: 1)
+        #expect(out == [12, 21, 16, 27, 45, 33, 24, 39, 28].map { $0 + 0.5 })
+    }
+
+    static let cases: [ConvCase] = [
+        ConvCase(height: 5, width: 4, channels: 3, filters: 4, size: 3, stride: 1, batch: 2),
+        ConvCase(height: 6, width: 6, channels: 2, filters: 3, size: 3, stride: 2, batch: 3),
+        ConvCase(height: 7, width: 5, channels: 5, filters: 2, size: 3, stride: 2, batch: 1),
+        ConvCase(height: 4, width: 4, channels: 6, filters: 7, size: 1, stride: 1, batch: 2),
+        ConvCase(height: 5, width: 5, channels: 1, filters: 2, size: 5, stride: 1, batch: 1),
+        ConvCase(height: 9, width: 8, channels: 16, filters: 33, size: 3, stride: 1, batch: 2),
+    ]
+
+    @Test(arguments: cases)
+    func fastPathMatchesReferenceLoop(_ c: ConvCase) {
+        let conv = Conv2D(name: "c", input: FeatureShape(height: c.height, width: c.width, channels: c.channels),
+                          filters: c.filters, size: c.size, stride: c.stride, bias: true)
+        randomize(conv, seed: 5)
+        let input = randomValues(c.batch * conv.inputShape.count, seed: 6)
+        let fast = run(conv, input, batch: c.batch)
+        let reference = Conv2D.referenceForward(input: input, inputShape: conv.inputShape, batch: c.batch,
+                                                weight: conv.weight.value, bias: conv.bias!.value,
+                                                filters: c.filters, size: c.size, stride: c.stride)
+        #expect(fast.count == reference.count)
+        let worst = zip(fast, reference).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst < 1e-4)
+    }
+
+    @Test(arguments: Array(cases.prefix(5)))
+    func backwardMatchesFiniteDifferences(_ c: ConvCase) {
+        for activation in [Activation.linear, .leaky] {
+            let conv = Conv2D(name: "c", input: FeatureShape(height: c.height, width: c.width, channels: c.channels),
+                              filters: c.filters, size: c.size, stride: c.stride, bias: true, activation: activation)
+            randomize(conv, seed: 7)
+            GradientCheck(epsilon: activation == .linear ? 1e-2 : 1e-3, tolerance: 3e-3)
+                .check(conv, input: randomValues(c.batch * conv.inputShape.count, seed: 8), batch: c.batch)
+        }
+    }
+}
+
+@Suite struct DepthwiseConv2DTests {
+    func reference(_ input: [Float], shape: FeatureShape, batch: Int, weight: [Float], size: Int, stride: Int) -> [Float] {
+        let pad = size / 2
+        let oh = (shape.height + 2 * pad - size) / stride + 1, ow = (shape.width + 2 * pad - size) / stride + 1
+        var out = [Float](repeating: 0, count: batch * oh * ow * shape.channels)
+        for n in 0..<batch { for oy in 0..<oh { for ox in 0..<ow { for c in 0..<shape.channels {
+            var sum: Float = 0
+            for ky in 0..<size { for kx in 0..<size {
+                let y = oy * stride + ky - pad, x = ox * stride + kx - pad
+                guard y >= 0, y < shape.height, x >= 0, x < shape.width else { continue }
+                sum += input[((n * shape.height + y) * shape.width + x) * shape.channels + c] * weight[(ky * size + kx) * shape.channels + c]
+            } }
+            out[((n * oh + oy) * ow + ox) * shape.channels + c] = sum
+        } } } }
+        return out
+    }
+
+    @Test(arguments: [(5, 4, 3, 1, 2), (6, 6, 17, 2, 1), (7, 5, 8, 1, 3), (8, 8, 32, 2, 2), (3, 3, 1, 1, 1)])
+    func matchesReferenceAndFiniteDifferences(h: Int, w: Int, c: Int, stride: Int, batch: Int) {
+        let shape = FeatureShape(height: h, width: w, channels: c)
+        let dw = DepthwiseConv2D(name: "dw", input: shape, size: 3, stride: stride)
+        randomize(dw, seed: 11)
+        let input = randomValues(batch * shape.count, seed: 12)
+        let fast = run(dw, input, batch: batch)
+        let slow = reference(input, shape: shape, batch: batch, weight: dw.weight.value, size: 3, stride: stride)
+        #expect(zip(fast, slow).map { abs($0 - $1) }.max()! < 1e-5)
+        if shape.count * batch <= 300 {
+            GradientCheck().check(dw, input: input, batch: batch)
+        }
+    }
+}
+
+@Suite struct PointwiseConv2DTests {
+    @Test(arguments: [(3, 4, 5, 2), (2, 2, 16, 3), (1, 1, 1, 1), (4, 3, 7, 9)])
+    func matchesNaiveProductAndFiniteDifferences(h: Int, w: Int, cin: Int, cout: Int) {
+        let shape = FeatureShape(height: h, width: w, channels: cin)
+        for bias in [false, true] {
+            let pw = PointwiseConv2D(name: "pw", input: shape, filters: cout, bias: bias, activation: bias ? .leaky : .linear)
+            randomize(pw, seed: 13)
+            let batch = 2
+            let input = randomValues(batch * shape.count, seed: 14)
+            let out = run(pw, input, batch: batch)
+            for row in 0..<(batch * h * w) {
+                for co in 0..<cout {
+                    var sum: Float = bias ? pw.bias!.value[co] : 0
+                    for ci in 0..<cin { sum += input[row * cin + ci] * pw.weight.value[ci * cout + co] }
+                    if bias { sum = sum > 0 ? sum : 0.1 * sum }
+                    #expect(abs(out[row * cout + co] - sum) < 1e-5)
+                }
+            }
+            GradientCheck(epsilon: 1e-3, tolerance: 3e-3).check(pw, input: input, batch: batch)
+        }
+    }
+}
+
+@Suite struct BatchNormTests {
+    @Test(arguments: Activation.allCases)
+    func backwardMatchesFiniteDifferences(_ activation: Activation) {
+        let shape = FeatureShape(height: 3, width: 2, channels: 4)
+        let bn = BatchNorm(name: "bn", input: shape, activation: activation)
+        randomize(bn, seed: 21)
+        // Spread inputs so relu6's upper kink is reachable but no value sits on a kink.
+        GradientCheck(epsilon: 1e-3, tolerance: 5e-3)
+            .check(bn, input: randomValues(2 * shape.count, seed: 22, range: -2..<2), batch: 2)
+    }
+
+    /// Two values per channel, hand-computed: x = (1, 3) → μ = 2, σ² = 1, x̂ = (−1, 1).
+    @Test func handComputedStatistics() {
+        let bn = BatchNorm(name: "bn", input: FeatureShape(height: 1, width: 1, channels: 1), activation: .linear)
+        bn.scale.value = [2]; bn.shift.value = [0.5]
+        let out = run(bn, [1, 3], batch: 2)
+        let s = 1 / (1 + bn.epsilon).squareRoot()
+        #expect(abs(out[0] - (0.5 - 2 * s)) < 1e-6 && abs(out[1] - (0.5 + 2 * s)) < 1e-6)
+        // Running averages, momentum 0.1, unbiased variance 2: mean 0.9·0 + 0.1·2, var 0.9·1 + 0.1·2.
+        #expect(abs(bn.runningMean.value[0] - 0.2) < 1e-6)
+        #expect(abs(bn.runningVariance.value[0] - 1.1) < 1e-6)
+        // Inference uses the running statistics.
+        let eval = run(bn, [1, 3], batch: 2, training: false)
+        let r = 1 / (1.1 + bn.epsilon).squareRoot()
+        #expect(abs(eval[0] - (0.5 + 2 * (1 - 0.2) * r)) < 1e-5)
+    }
+}
+
+@Suite struct MaxPool2DTests {
+    @Test func routesTheGradientToTheWinner() {
+        let pool = MaxPool2D(name: "p", input: FeatureShape(height: 2, width: 4, channels: 1), size: 2, stride: 2)
+        let input: [Float] = [1, 5, 2, 0,
+                              3, 4, 8, 7]
+        var out = run(pool, input, batch: 1)
+        #expect(out == [5, 8])
+        var gradIn = [Float](repeating: 9, count: 8)
+        var gradOut: [Float] = [10, 20]
+        input.withUnsafeBufferPointer { i in out.withUnsafeMutableBufferPointer { o in
+            gradOut.withUnsafeMutableBufferPointer { g in gradIn.withUnsafeMutableBufferPointer { gi in
+                pool.backward(input: i.baseAddress!, output: UnsafePointer(o.baseAddress!), gradientOutput: g.baseAddress!,
+                              gradientInput: gi.baseAddress!, batch: 1)
+            } }
+        } }
+        #expect(gradIn == [0, 10, 0, 0, 0, 0, 20, 0])
+    }
+
+    @Test func strideOneKeepsTheSizeAndClipsAtTheEdge() {
+        let pool = MaxPool2D(name: "p", input: FeatureShape(height: 2, width: 2, channels: 1), size: 2, stride: 1)
+        #expect(run(pool, [1, 2, 4, 3], batch: 1) == [4, 3, 4, 3])
+    }
+
+    @Test(arguments: [1, 2])
+    func backwardMatchesFiniteDifferences(stride: Int) {
+        let pool = MaxPool2D(name: "p", input: FeatureShape(height: 4, width: 6, channels: 3), size: 2, stride: stride)
+        // Distinct values spaced by more than 2ε, so no perturbation changes a winner.
+        var rng = SplitMix64(seed: 31)
+        var values = (0..<(2 * 72)).map { Float($0) * 0.05 }
+        values.shuffle(using: &rng)
+        GradientCheck(epsilon: 1e-3).check(pool, input: values, batch: 2)
+    }
+}
