@@ -1,0 +1,134 @@
+/// An 8-bit colour.
+public struct RGB: Hashable, Sendable {
+    public var r: UInt8, g: UInt8, b: UInt8
+    public init(_ r: UInt8, _ g: UInt8, _ b: UInt8) { self.r = r; self.g = g; self.b = b }
+    public static let white = RGB(255, 255, 255)
+    public static let black = RGB(0, 0, 0)
+
+    /// Relative luminance (Rec. 709 weights), 0...255.
+    public var luminance: Float { 0.2126 * Float(r) + 0.7152 * Float(g) + 0.0722 * Float(b) }
+
+    /// A distinct colour per class index: ten high-contrast colours, cycling.
+    public static func forClass(_ index: Int) -> RGB {
+        let palette = [RGB(230, 25, 75), RGB(60, 180, 75), RGB(0, 130, 200), RGB(245, 130, 48), RGB(145, 30, 180),
+                       RGB(70, 240, 240), RGB(240, 50, 230), RGB(210, 245, 60), RGB(250, 190, 190), RGB(0, 128, 128)]
+        return palette[((index % palette.count) + palette.count) % palette.count]
+    }
+}
+
+extension Image {
+    /// Sets one pixel; outside the image nothing happens.
+    @inline(__always)
+    public mutating func setPixel(x: Int, y: Int, _ color: RGB) {
+        guard x >= 0, y >= 0, x < width, y < height else { return }
+        let o = (y * width + x) * 3
+        pixels[o] = color.r; pixels[o + 1] = color.g; pixels[o + 2] = color.b
+    }
+
+    public func pixel(x: Int, y: Int) -> RGB {
+        let o = (y * width + x) * 3
+        return RGB(pixels[o], pixels[o + 1], pixels[o + 2])
+    }
+
+    /// Fills [x0, x1) x [y0, y1), clipped to the image.
+    public mutating func fillRectangle(x0: Int, y0: Int, x1: Int, y1: Int, _ color: RGB) {
+        let (a, b) = (max(0, x0), min(width, x1)), (c, d) = (max(0, y0), min(height, y1))
+        guard a < b, c < d else { return }
+        for y in c..<d { for x in a..<b { setPixel(x: x, y: y, color) } }
+    }
+
+    /// The outline of a box (pixel coordinates), `thickness` pixels drawn inwards from the box's
+    /// edges, clipped to the image; `dashed` draws 6-pixel dashes.
+    public mutating func drawRectangle(_ box: BoundingBox, color: RGB, thickness: Int = 2, dashed: Bool = false) {
+        guard box.x1.isFinite, box.y1.isFinite, box.x2.isFinite, box.y2.isFinite else { return }
+        let limit = Float(max(width, height) * 2)
+        let x0 = Int(max(-limit, min(limit, box.x1)).rounded()), y0 = Int(max(-limit, min(limit, box.y1)).rounded())
+        let x1 = Int(max(-limit, min(limit, box.x2)).rounded()) - 1, y1 = Int(max(-limit, min(limit, box.y2)).rounded()) - 1
+        guard x1 >= x0, y1 >= y0 else { return }
+        for t in 0..<thickness {
+            for x in max(x0, 0)...max(min(x1, width - 1), max(x0, 0)) where !dashed || (x - x0) % 12 < 6 {
+                setPixel(x: x, y: y0 + t, color); setPixel(x: x, y: y1 - t, color)
+            }
+            for y in max(y0, 0)...max(min(y1, height - 1), max(y0, 0)) where !dashed || (y - y0) % 12 < 6 {
+                setPixel(x: x0 + t, y: y, color); setPixel(x: x1 - t, y: y, color)
+            }
+        }
+    }
+
+    /// A straight line (Bresenham), `thickness` pixels wide.
+    public mutating func drawLine(x0: Int, y0: Int, x1: Int, y1: Int, color: RGB, thickness: Int = 1) {
+        var (x, y) = (x0, y0)
+        let dx = abs(x1 - x0), dy = -abs(y1 - y0)
+        let sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1
+        var error = dx + dy
+        let half = thickness / 2
+        var steps = 0
+        while steps <= 100_000 {
+            for oy in -half...(thickness - 1 - half) { for ox in -half...(thickness - 1 - half) { setPixel(x: x + ox, y: y + oy, color) } }
+            if x == x1 && y == y1 { break }
+            let e2 = 2 * error
+            if e2 >= dy { error += dy; x += sx }
+            if e2 <= dx { error += dx; y += sy }
+            steps += 1
+        }
+    }
+
+    /// Text in the built-in 5 x 7 font, top-left corner at (x, y), each font pixel a
+    /// `scale` x `scale` square; clipped to the image.
+    public mutating func drawText(_ text: String, x: Int, y: Int, color: RGB, scale: Int = 1) {
+        var cursor = x
+        for character in text {
+            for column in 0..<BitmapFont.glyphWidth {
+                for row in 0..<BitmapFont.glyphHeight where BitmapFont.pixel(character, column: column, row: row) {
+                    fillRectangle(x0: cursor + column * scale, y0: y + row * scale,
+                                  x1: cursor + (column + 1) * scale, y1: y + (row + 1) * scale, color)
+                }
+            }
+            cursor += BitmapFont.advance * scale
+        }
+    }
+
+    /// A filled tag with `text`, placed with its bottom-left at (x, bottom) and shifted to stay
+    /// inside the image; the text is white or black, whichever reads better on `background`.
+    public mutating func drawLabel(_ text: String, x: Int, bottom: Int, background: RGB, scale: Int) {
+        let pad = scale
+        let w = textWidth(text, scale: scale) + 2 * pad, h = textHeight(scale: scale) + 2 * pad
+        let left = max(0, min(x, width - w))
+        let top = max(0, min(bottom - h, height - h))
+        fillRectangle(x0: left, y0: top, x1: left + w, y1: top + h, background)
+        drawText(text, x: left + pad, y: top + pad, color: background.luminance > 140 ? .black : .white, scale: scale)
+    }
+}
+
+/// Draws detections (pixel boxes of `image`) with a class-coloured outline and a tag
+/// "name 0.87"; ground truth, when given, as thin dashed outlines with a small "gt name" tag
+/// at their bottom, so a person can compare the two.
+public func renderDetections(on image: Image, detections: [Detection], classNames: [String],
+                             groundTruth: [LabeledObject]? = nil) -> Image {
+    var canvas = image
+    let shortSide = min(image.width, image.height)
+    let scale = shortSide >= 600 ? 3 : shortSide >= 300 ? 2 : 1
+    let thickness = max(2, shortSide / 200)
+    func name(_ k: Int) -> String { k >= 0 && k < classNames.count ? classNames[k] : "class \(k)" }
+    for truth in groundTruth ?? [] {
+        let color = RGB.forClass(truth.classIndex)
+        canvas.drawRectangle(truth.box, color: color, thickness: 1, dashed: true)
+        let tag = "gt " + name(truth.classIndex)
+        let labelHeight = textHeight(scale: 1) + 2
+        canvas.drawLabel(tag, x: Int(truth.box.x1), bottom: min(Int(truth.box.y2) + labelHeight, image.height),
+                         background: RGB(UInt8(Float(color.r) * 0.6), UInt8(Float(color.g) * 0.6), UInt8(Float(color.b) * 0.6)), scale: 1)
+    }
+    // Lowest scores first, so the best detections' tags end up on top.
+    for d in detections.sorted(by: { $0.score < $1.score }) {
+        let color = RGB.forClass(d.classIndex)
+        canvas.drawRectangle(d.box, color: color, thickness: thickness)
+        let tag = "\(name(d.classIndex)) \(String(format: "%.2f", d.score))"
+        let tagHeight = textHeight(scale: scale) + 2 * scale
+        // Above the box; inside its top edge when there is no room above.
+        let bottom = Int(d.box.y1) >= tagHeight ? Int(d.box.y1) : Int(d.box.y1) + tagHeight
+        canvas.drawLabel(tag, x: Int(d.box.x1), bottom: bottom, background: color, scale: scale)
+    }
+    return canvas
+}
+
+import Foundation
