@@ -22,8 +22,24 @@ public struct EvaluationResult: Sendable, Codable {
     public var detectionCount: Int
 }
 
-/// The IoU thresholds of COCO's mAP@[.5:.95].
-public let cocoIoUThresholds: [Float] = (0..<10).map { 0.5 + 0.05 * Float($0) }
+/// The IoU thresholds of COCO's mAP@[.5:.95], computed as pycocotools' `np.linspace(.5, .95, 10)`
+/// does in double precision (i · step + 0.5, the last exactly 0.95), because a box whose IoU
+/// lands exactly on a threshold (0.6, say) counts or not by the last bit.
+public let cocoIoUThresholds: [Double] = (0..<10).map { (i: Int) -> Double in
+    let step: Double = (0.95 - 0.5) / 9
+    return i == 9 ? 0.95 : Double(i) * step + 0.5
+}
+
+/// IoU in double precision, as pycocotools computes it.
+func preciseIoU(_ a: BoundingBox, _ b: BoundingBox) -> Double {
+    let iw = min(Double(a.x2), Double(b.x2)) - max(Double(a.x1), Double(b.x1))
+    let ih = min(Double(a.y2), Double(b.y2)) - max(Double(a.y1), Double(b.y1))
+    guard iw > 0, ih > 0 else { return 0 }
+    let areaA = (Double(a.x2) - Double(a.x1)) * (Double(a.y2) - Double(a.y1))
+    let areaB = (Double(b.x2) - Double(b.x1)) * (Double(b.y2) - Double(b.y1))
+    let inter = iw * ih
+    return inter / (areaA + areaB - inter)
+}
 
 /// Average precision as pycocotools' COCOeval computes it (area "all", every detection given):
 /// per class, detections sorted by score (stable: ties keep image order), each matched to the
@@ -59,7 +75,7 @@ public func evaluate(_ images: [EvaluationImage], classCount: Int) -> Evaluation
 }
 
 /// AP of one class at one IoU threshold (nil without ground truth) and its true positives.
-func averagePrecision(_ images: [EvaluationImage], classIndex c: Int, iouThreshold: Float) -> (Float?, Int) {
+func averagePrecision(_ images: [EvaluationImage], classIndex c: Int, iouThreshold: Double) -> (Float?, Int) {
     var scored: [(score: Float, image: Int, box: BoundingBox)] = []
     var truths: [[BoundingBox]] = []
     var total = 0
@@ -82,7 +98,7 @@ func averagePrecision(_ images: [EvaluationImage], classIndex c: Int, iouThresho
         var best = -1
         var bestIoU = min(iouThreshold, 1 - 1e-10)
         for (g, truth) in truths[d.image].enumerated() where !matched[d.image][g] {
-            let iou = d.box.iou(with: truth)
+            let iou = preciseIoU(d.box, truth)
             if iou >= bestIoU { bestIoU = iou; best = g }
         }
         if best >= 0 { matched[d.image][best] = true; tp += 1 } else { fp += 1 }
