@@ -7,7 +7,7 @@
 ///     out[p, co] = Σ_{ky,kx,ci} in[y(p)·s + ky − pad, x(p)·s + kx − pad, ci] · w[ky, kx, ci, co] + b[co]
 ///
 /// Backward: ∂w += colᵀ · ∂out, ∂b += Σ_p ∂out, ∂col = ∂out · wᵀ scattered back (col2im).
-public final class Conv2D: Operation {
+public final class Conv2D: Layer {
     public let name: String
     public let inputShape: FeatureShape
     public let outputShape: FeatureShape

@@ -5,7 +5,7 @@
 ///
 /// NHWC makes the innermost loop run across channels, contiguous in memory for input, output
 /// and kernel alike, so it vectorises.
-public final class DepthwiseConv2D: Operation {
+public final class DepthwiseConv2D: Layer {
     public let name: String
     public let inputShape: FeatureShape
     public let outputShape: FeatureShape

@@ -3,7 +3,7 @@
 /// size and windows reaching past the bottom or right edge see only the pixels inside
 /// (darknet's `maxpool size=2 stride=1`). Forward records which input won each output, and
 /// backward routes the gradient there (ties go to the first in row-major window order).
-public final class MaxPool2D: Operation {
+public final class MaxPool2D: Layer {
     public let name: String
     public let inputShape: FeatureShape
     public let outputShape: FeatureShape

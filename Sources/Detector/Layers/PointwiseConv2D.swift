@@ -5,7 +5,7 @@
 ///     ∂w += inᵀ · ∂out        ∂in = ∂out · wᵀ
 ///
 /// Rows are split between the two cores, each calling a single-threaded GEMM.
-public final class PointwiseConv2D: Operation {
+public final class PointwiseConv2D: Layer {
     public let name: String
     public let inputShape: FeatureShape
     public let outputShape: FeatureShape
