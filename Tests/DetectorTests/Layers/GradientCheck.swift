@@ -87,3 +87,23 @@ func run(_ op: Layer, _ input: [Float], batch: Int, training: Bool = true) -> [F
     } }
     return out
 }
+
+/// Runs backward once (parameter gradients zeroed first); returns ∂input and each trainable
+/// parameter's gradient.
+func backward(_ op: Layer, input: [Float], output: [Float], gradientOutput: [Float], batch: Int) -> ([Float], [[Float]]) {
+    for p in op.parameters { p.zeroGradient() }
+    var gradIn = [Float](repeating: 0, count: input.count)
+    var gradOut = gradientOutput
+    input.withUnsafeBufferPointer { i in output.withUnsafeBufferPointer { o in
+        gradOut.withUnsafeMutableBufferPointer { g in gradIn.withUnsafeMutableBufferPointer { gi in
+            op.backward(input: i.baseAddress!, output: o.baseAddress!, gradientOutput: g.baseAddress!,
+                        gradientInput: gi.baseAddress!, batch: batch)
+        } }
+    } }
+    return (gradIn, op.parameters.filter(\.trainable).map(\.gradient))
+}
+
+func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
+    precondition(a.count == b.count, "sizes differ: \(a.count) vs \(b.count)")
+    return zip(a, b).map { abs($0 - $1) }.max() ?? 0
+}
