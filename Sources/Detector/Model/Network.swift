@@ -136,6 +136,17 @@ public final class Network {
                 add(PointwiseConv2D(name: "\(prefix).pointwise", input: current, filters: filters, bias: !batchNorm,
                                     activation: batchNorm ? .linear : activation), layer: i)
                 if batchNorm { add(BatchNorm(name: "\(prefix).bn", input: current, activation: activation), layer: i) }
+            case let .depthwise(size, stride, batchNorm, activation):
+                add(DepthwiseConv2D(name: "\(prefix).depthwise", input: current, size: size, stride: stride), layer: i)
+                if batchNorm {
+                    add(BatchNorm(name: "\(prefix).bn", input: current, activation: activation), layer: i)
+                } else if activation != .linear {
+                    add(ActivationLayer(name: "\(prefix).activation", input: current, activation: activation), layer: i)
+                }
+            case let .pointwise(filters, batchNorm, activation):
+                add(PointwiseConv2D(name: "\(prefix).pointwise", input: current, filters: filters, bias: !batchNorm,
+                                    activation: batchNorm ? .linear : activation), layer: i)
+                if batchNorm { add(BatchNorm(name: "\(prefix).bn", input: current, activation: activation), layer: i) }
             case let .maxPool(size, stride):
                 add(MaxPool2D(name: "\(prefix).maxpool", input: current, size: size, stride: stride), layer: i)
             case let .shortcut(from, activation):

@@ -14,6 +14,10 @@ extension Network {
             switch layer {
             case let .convolution(f, s, st, bn, act), let .separable(f, s, st, bn, act):
                 kind += " \(s)x\(s)/\(st) \(f)" + (bn ? " bn" : "") + " \(act.rawValue)"
+            case let .depthwise(s, st, bn, act):
+                kind += " \(s)x\(s)/\(st)" + (bn ? " bn" : "") + " \(act.rawValue)"
+            case let .pointwise(f, bn, act):
+                kind += " \(f)" + (bn ? " bn" : "") + " \(act.rawValue)"
             case let .maxPool(s, st): kind += " \(s)x\(s)/\(st)"
             case let .shortcut(from, _): kind += " from \(from)"
             case let .route(list): kind += " \(list.map(String.init).joined(separator: ","))"
