@@ -55,6 +55,19 @@ public final class Network {
     private var currentBatch = 0
     private var trainedForward = false
 
+    /// Wall time spent in one step of the network (a layer, a batch norm, a route), summed
+    /// over the passes since the last `resetLayerTimes()`.
+    public struct LayerTime: Sendable {
+        public var name: String
+        public var forwardSeconds: Double = 0
+        public var backwardSeconds: Double = 0
+    }
+    /// When true, forward and backward add each step's time into `layerTimes` (for the
+    /// benchmark's per-layer breakdown; off by default, the clock reads cost ~50 ns a step).
+    public var recordsLayerTimes = false
+    public private(set) var layerTimes: [LayerTime] = []
+    public func resetLayerTimes() { layerTimes = nodes.map { LayerTime(name: $0.name) } }
+
     /// A new network with Glorot-normal kernels from `seed`, zero biases, batch norm scale 1,
     /// shift 0, running mean 0 and variance 1.
     public convenience init(config: ModelConfig, seed: UInt64) throws {
@@ -83,6 +96,7 @@ public final class Network {
         for node in nodes { for i in node.inputs where i >= 0 { consumers[i] += 1 } }
         self.consumers = consumers
         self.hasMerges = nodes.contains { if case .merge = $0.step { return true } else { return false } }
+        resetLayerTimes()
     }
 
     deinit { release() }
@@ -187,6 +201,8 @@ public final class Network {
         trainedForward = training
         inputBuffer!.update(from: input, count: batch * inputShape.count)
         for (k, node) in nodes.enumerated() {
+            let start = recordsLayerTimes ? DispatchTime.now().uptimeNanoseconds : 0
+            defer { if recordsLayerTimes { layerTimes[k].forwardSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 } }
             switch node.step {
             case let .operation(op):
                 op.forward(input: pointer(node.inputs[0]), output: activations[k], batch: batch, training: training)
@@ -225,6 +241,8 @@ public final class Network {
         if wantInput && inputGradient == nil { inputGradient = .allocate(capacity: batchCapacity * inputShape.count) }
         for k in stride(from: last, through: 0, by: -1) {
             let node = nodes[k]
+            let start = recordsLayerTimes ? DispatchTime.now().uptimeNanoseconds : 0
+            defer { if recordsLayerTimes { layerTimes[k].backwardSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 } }
             switch node.step {
             case let .operation(op):
                 let source = node.inputs[0]
