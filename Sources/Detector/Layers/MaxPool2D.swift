@@ -113,7 +113,10 @@ extension MaxPool2D {
                         var m = load16(corner + ch)
                         for ky in 0..<k {
                             for kx in 0..<k where ky > 0 || kx > 0 {
-                                m = pointwiseMax(m, load16(corner + (ky * w + kx) * c + ch))
+                                // A compare and blend: the standard library's pointwiseMax
+                                // is a scalar loop here (it honours NaN ordering lane by lane).
+                                let v = load16(corner + (ky * w + kx) * c + ch)
+                                m.replace(with: v, where: v .> m)
                             }
                         }
                         store16(m, out + ch)
