@@ -11,7 +11,7 @@ import Foundation
 /// g = ∂L/∂u = ∂L/∂y · act'(y), over the M = N·H·W values of a channel:
 ///
 ///     ∂γ += Σ g x̂      ∂β += Σ g      ∂x = γ / (M √(σ² + ε)) · (M g − Σ g − x̂ Σ g x̂)
-public final class BatchNorm: Operation {
+public final class BatchNorm: Layer {
     public let name: String
     public let inputShape: FeatureShape
     public var outputShape: FeatureShape { inputShape }
@@ -190,37 +190,5 @@ public final class BatchNorm: Operation {
                 }
             } }
         } } }
-    }
-}
-
-/// An activation on its own (after a convolution without batch norm), with the bias of that
-/// convolution already added.
-public final class ActivationLayer: Operation {
-    public let name: String
-    public let inputShape: FeatureShape
-    public var outputShape: FeatureShape { inputShape }
-    public let activation: Activation
-    public var parameters: [Parameter] { [] }
-    public var multiplyAccumulates: Int { 0 }
-
-    public init(name: String, input: FeatureShape, activation: Activation) {
-        self.name = name; self.inputShape = input; self.activation = activation
-    }
-
-    public func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int, training: Bool) {
-        let count = batch * inputShape.count, act = activation
-        parallelRanges(count, minimumPerPart: 4096) { _, range in
-            for i in range { output[i] = act.apply(input[i]) }
-        }
-    }
-
-    public func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
-                         gradientOutput: UnsafeMutablePointer<Float>, gradientInput: UnsafeMutablePointer<Float>?,
-                         batch: Int) {
-        guard let gradientInput else { return }
-        let count = batch * inputShape.count, act = activation
-        parallelRanges(count, minimumPerPart: 4096) { _, range in
-            for i in range { gradientInput[i] = gradientOutput[i] * act.derivative(output: output[i]) }
-        }
     }
 }

@@ -7,7 +7,7 @@
 ///     out[p, co] = Σ_{ky,kx,ci} in[y(p)·s + ky − pad, x(p)·s + kx − pad, ci] · w[ky, kx, ci, co] + b[co]
 ///
 /// Backward: ∂w += colᵀ · ∂out, ∂b += Σ_p ∂out, ∂col = ∂out · wᵀ scattered back (col2im).
-public final class Conv2D: Operation {
+public final class Conv2D: Layer {
     public let name: String
     public let inputShape: FeatureShape
     public let outputShape: FeatureShape
@@ -19,7 +19,7 @@ public final class Conv2D: Operation {
     /// Applied after the bias (fused), for convolutions without batch norm.
     public let activation: Activation
     private let workspace = Workspace(workers: engineThreads)
-    private let gradientWorkspace = Workspace(workers: engineThreads)
+    let gradientWorkspace = Workspace(workers: engineThreads)
 
     public init(name: String, input: FeatureShape, filters: Int, size: Int, stride: Int, bias: Bool,
                 activation: Activation = .linear) {
@@ -95,6 +95,9 @@ public final class Conv2D: Operation {
         let pixels = outputShape.height * outputShape.width
         let cout = outputShape.channels
         let kk = columns
+        if usesDirectKernel {
+            directForward(input: input, output: output, batch: batch)
+        } else {
         weight.value.withUnsafeBufferPointer { w in
             parallelRanges(batch, parts: engineThreads) { worker, images in
                 for n in images {
@@ -109,6 +112,7 @@ public final class Conv2D: Operation {
                     }
                 }
             }
+        }
         }
         if let bias {
             bias.value.withUnsafeBufferPointer { b in
@@ -132,6 +136,8 @@ public final class Conv2D: Operation {
         let partial = UnsafeMutablePointer<Float>.allocate(capacity: weightCount * engineThreads)
         partial.initialize(repeating: 0, count: weightCount * engineThreads)
         defer { partial.deallocate() }
+        if usesDirectKernel { directWeightGradient(input: input, gradientOutput: gradientOutput, batch: batch) }
+        if !usesDirectKernel || gradientInput != nil {
         weight.value.withUnsafeBufferPointer { w in
             parallelRanges(batch, parts: engineThreads) { worker, images in
                 let dw = partial + worker * weightCount
@@ -144,7 +150,9 @@ public final class Conv2D: Operation {
                         im2col(inp, into: buffer)
                         col = UnsafePointer(buffer)
                     }
-                    gemm(transposeA: true, m: kk, n: cout, k: pixels, a: col, lda: kk, b: dOut, ldb: cout, beta: 1, c: dw, ldc: cout)
+                    if !usesDirectKernel {
+                        gemm(transposeA: true, m: kk, n: cout, k: pixels, a: col, lda: kk, b: dOut, ldb: cout, beta: 1, c: dw, ldc: cout)
+                    }
                     if let gIn = gradientInput {
                         let dIn = gIn + n * inputShape.count
                         if direct {
@@ -158,6 +166,7 @@ public final class Conv2D: Operation {
                     }
                 }
             }
+        }
         }
         weight.gradient.withUnsafeMutableBufferPointer { g in
             for worker in 0..<engineThreads {
@@ -193,5 +202,92 @@ extension Conv2D {
             } } }
         }
         return out
+    }
+}
+
+/// Direct kernels for a convolution with few input channels and output channels in multiples
+/// of 16 (the first layer: 3 → 16). As an im2col GEMM its K is only k·k·C_in = 27, a shape
+/// OpenBLAS runs slowly (../shared/bench/FINDINGS.md); here each output pixel keeps its 16
+/// output channels in one SIMD16 accumulator and adds k·k·C_in broadcast-input x kernel-row
+/// products, reading the HWIO kernel rows w[ky, kx, ci, co..co+15] contiguously.
+extension Conv2D {
+    var usesDirectKernel: Bool { outputShape.channels % 16 == 0 && inputShape.channels <= 8 && size > 1 }
+
+    func directForward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
+        // Legend: h, w, c input; oh, ow, f output height, width, channels; k kernel; s stride.
+        let (h, w, c) = (inputShape.height, inputShape.width, inputShape.channels)
+        let (oh, ow, f, k, s, pad) = (outputShape.height, outputShape.width, outputShape.channels, size, stride, padding)
+        let imageCount = inputShape.count
+        weight.value.withUnsafeBufferPointer { kernel in
+            let wk = kernel.baseAddress!
+            parallelRanges(batch * oh) { _, rows in
+                for r in rows {
+                    let n = r / oh, oy = r % oh
+                    let image = input + n * imageCount
+                    let yLow = max(0, pad - oy * s), yHigh = min(k, h + pad - oy * s)
+                    for ox in 0..<ow {
+                        let out = output + ((n * oh + oy) * ow + ox) * f
+                        let xLow = max(0, pad - ox * s), xHigh = min(k, w + pad - ox * s)
+                        var co = 0
+                        while co < f {
+                            var acc = SIMD16<Float>()
+                            for ky in yLow..<yHigh {
+                                for kx in xLow..<xHigh {
+                                    let src = image + ((oy * s + ky - pad) * w + ox * s + kx - pad) * c
+                                    let wRow = wk + (ky * k + kx) * c * f + co
+                                    for ci in 0..<c { acc += src[ci] * load16(wRow + ci * f) }
+                                }
+                            }
+                            store16(acc, out + co)
+                            co += 16
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// ∂w[ky, kx, ci, co] += Σ_{n,oy,ox} in[oy·s + ky − p, ox·s + kx − p, ci] · ∂out[oy, ox, co]:
+    /// each worker sums its rows into a private kernel-sized buffer, added at the end.
+    func directWeightGradient(input: UnsafePointer<Float>, gradientOutput: UnsafePointer<Float>, batch: Int) {
+        let (h, w, c) = (inputShape.height, inputShape.width, inputShape.channels)
+        let (oh, ow, f, k, s, pad) = (outputShape.height, outputShape.width, outputShape.channels, size, stride, padding)
+        let imageCount = inputShape.count
+        let weightCount = weight.count
+        let parts = partCount(batch * oh)
+        for p in 0..<parts { gradientWorkspace.buffer(p, count: weightCount).update(repeating: 0, count: weightCount) }
+        parallelRanges(batch * oh) { worker, rows in
+            let dw = gradientWorkspace.buffer(worker, count: weightCount)
+            for r in rows {
+                let n = r / oh, oy = r % oh
+                let image = input + n * imageCount
+                let yLow = max(0, pad - oy * s), yHigh = min(k, h + pad - oy * s)
+                for ox in 0..<ow {
+                    let g = gradientOutput + ((n * oh + oy) * ow + ox) * f
+                    let xLow = max(0, pad - ox * s), xHigh = min(k, w + pad - ox * s)
+                    var co = 0
+                    while co < f {
+                        let gv = load16(g + co)
+                        for ky in yLow..<yHigh {
+                            for kx in xLow..<xHigh {
+                                let src = image + ((oy * s + ky - pad) * w + ox * s + kx - pad) * c
+                                let dRow = dw + (ky * k + kx) * c * f + co
+                                for ci in 0..<c {
+                                    let d = dRow + ci * f
+                                    store16(load16(d) + src[ci] * gv, d)
+                                }
+                            }
+                        }
+                        co += 16
+                    }
+                }
+            }
+        }
+        weight.gradient.withUnsafeMutableBufferPointer { gw in
+            for p in 0..<parts {
+                let dw = gradientWorkspace.buffer(p, count: weightCount)
+                for i in 0..<weightCount { gw[i] += dw[i] }
+            }
+        }
     }
 }

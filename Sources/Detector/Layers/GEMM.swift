@@ -20,16 +20,24 @@ func gemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k:
 /// GEMM on its own rows), so OpenBLAS must not start threads of its own.
 let configureBLASOnce: Void = { openblas_set_num_threads(1) }()
 
-/// A workspace per worker, grown on demand and reused across steps.
+/// A workspace per worker, grown on demand and reused across steps. The slots are raw memory
+/// (not a Swift array), so two workers growing their own slots at once do not race.
 final class Workspace: @unchecked Sendable {
-    private var buffers: [UnsafeMutablePointer<Float>?]
-    private var sizes: [Int]
+    private let workers: Int
+    private let buffers: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>
+    private let sizes: UnsafeMutablePointer<Int>
     init(workers: Int) {
-        buffers = Array(repeating: nil, count: workers); sizes = Array(repeating: 0, count: workers)
+        self.workers = workers
+        buffers = .allocate(capacity: workers); buffers.initialize(repeating: nil, count: workers)
+        sizes = .allocate(capacity: workers); sizes.initialize(repeating: 0, count: workers)
     }
-    deinit { for b in buffers { b?.deallocate() } }
+    deinit {
+        for w in 0..<workers { buffers[w]?.deallocate() }
+        buffers.deallocate(); sizes.deallocate()
+    }
     /// A buffer of at least `count` floats for `worker` (contents undefined).
     func buffer(_ worker: Int, count: Int) -> UnsafeMutablePointer<Float> {
+        precondition(worker < workers)
         if sizes[worker] < count {
             buffers[worker]?.deallocate()
             buffers[worker] = .allocate(capacity: count)

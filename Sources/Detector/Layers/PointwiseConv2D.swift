@@ -5,7 +5,7 @@
 ///     ∂w += inᵀ · ∂out        ∂in = ∂out · wᵀ
 ///
 /// Rows are split between the two cores, each calling a single-threaded GEMM.
-public final class PointwiseConv2D: Operation {
+public final class PointwiseConv2D: Layer {
     public let name: String
     public let inputShape: FeatureShape
     public let outputShape: FeatureShape
@@ -73,5 +73,22 @@ public final class PointwiseConv2D: Operation {
                 for i in 0..<weightCount { g[i] += dw[i] }
             }
         }
+    }
+}
+
+extension PointwiseConv2D {
+    /// The plain loop the GEMM is tested against: out[r, co] = b[co] + Σ_ci in[r, ci] · w[ci, co]
+    /// over r < rows (= N·H·W), before the activation.
+    public static func referenceForward(input: [Float], rows: Int, inputChannels cin: Int, weight: [Float],
+                                        bias: [Float]?, filters cout: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: rows * cout)
+        for r in 0..<rows {
+            for co in 0..<cout {
+                var sum: Float = bias?[co] ?? 0
+                for ci in 0..<cin { sum += input[r * cin + ci] * weight[ci * cout + co] }
+                out[r * cout + co] = sum
+            }
+        }
+        return out
     }
 }

@@ -1,70 +1,9 @@
 import Foundation
 
-/// Adds (shortcut) or concatenates (route) the outputs of earlier layers.
-final class Merge {
-    enum Kind { case add(Activation), concatenate }
-    let name: String
-    let kind: Kind
-    let inputShapes: [FeatureShape]
-    let outputShape: FeatureShape
-
-    init(name: String, kind: Kind, inputShapes: [FeatureShape]) {
-        self.name = name; self.kind = kind; self.inputShapes = inputShapes
-        switch kind {
-        case .add: outputShape = inputShapes[0]
-        case .concatenate:
-            outputShape = FeatureShape(height: inputShapes[0].height, width: inputShapes[0].width,
-                                       channels: inputShapes.reduce(0) { $0 + $1.channels })
-        }
-    }
-
-    func forward(inputs: [UnsafePointer<Float>], output: UnsafeMutablePointer<Float>, batch: Int) {
-        let pixels = batch * outputShape.height * outputShape.width
-        switch kind {
-        case let .add(act):
-            let count = batch * outputShape.count
-            for i in 0..<count { output[i] = act.apply(inputs[0][i] + inputs[1][i]) }
-        case .concatenate:
-            var offset = 0
-            for (k, shape) in inputShapes.enumerated() {
-                for p in 0..<pixels {
-                    (output + p * outputShape.channels + offset).update(from: inputs[k] + p * shape.channels, count: shape.channels)
-                }
-                offset += shape.channels
-            }
-        }
-    }
-
-    /// Adds this merge's share of the gradient into each input's gradient.
-    func backward(output: UnsafePointer<Float>, gradientOutput: UnsafeMutablePointer<Float>,
-                  gradientInputs: [UnsafeMutablePointer<Float>], batch: Int) {
-        let pixels = batch * outputShape.height * outputShape.width
-        switch kind {
-        case let .add(act):
-            let count = batch * outputShape.count
-            for i in 0..<count {
-                let g = gradientOutput[i] * act.derivative(output: output[i])
-                gradientInputs[0][i] += g
-                gradientInputs[1][i] += g
-            }
-        case .concatenate:
-            var offset = 0
-            for (k, shape) in inputShapes.enumerated() {
-                for p in 0..<pixels {
-                    let src = gradientOutput + p * outputShape.channels + offset
-                    let dst = gradientInputs[k] + p * shape.channels
-                    for c in 0..<shape.channels { dst[c] += src[c] }
-                }
-                offset += shape.channels
-            }
-        }
-    }
-}
-
 /// One step of the network: an operation reading one earlier output, or a merge of several.
 /// Input index −1 is the network's input.
 struct Node {
-    enum Step { case operation(Operation), merge(Merge) }
+    enum Step { case operation(Layer), merge(Route) }
     let step: Step
     let inputs: [Int]
     /// Index of the config layer this node belongs to.
@@ -116,6 +55,19 @@ public final class Network {
     private var currentBatch = 0
     private var trainedForward = false
 
+    /// Wall time spent in one step of the network (a layer, a batch norm, a route), summed
+    /// over the passes since the last `resetLayerTimes()`.
+    public struct LayerTime: Sendable {
+        public var name: String
+        public var forwardSeconds: Double = 0
+        public var backwardSeconds: Double = 0
+    }
+    /// When true, forward and backward add each step's time into `layerTimes` (for the
+    /// benchmark's per-layer breakdown; off by default, the clock reads cost ~50 ns a step).
+    public var recordsLayerTimes = false
+    public private(set) var layerTimes: [LayerTime] = []
+    public func resetLayerTimes() { layerTimes = nodes.map { LayerTime(name: $0.name) } }
+
     /// A new network with Glorot-normal kernels from `seed`, zero biases, batch norm scale 1,
     /// shift 0, running mean 0 and variance 1.
     public convenience init(config: ModelConfig, seed: UInt64) throws {
@@ -144,6 +96,7 @@ public final class Network {
         for node in nodes { for i in node.inputs where i >= 0 { consumers[i] += 1 } }
         self.consumers = consumers
         self.hasMerges = nodes.contains { if case .merge = $0.step { return true } else { return false } }
+        resetLayerTimes()
     }
 
     deinit { release() }
@@ -179,7 +132,7 @@ public final class Network {
         var layerOutput: [Int] = []  // node index of each config layer's output
         var current = FeatureShape(height: config.inputHeight, width: config.inputWidth, channels: config.inputChannels)
         var previous = -1
-        func add(_ op: Operation, layer: Int) {
+        func add(_ op: Layer, layer: Int) {
             nodes.append(Node(step: .operation(op), inputs: [previous], layer: layer))
             previous = nodes.count - 1
             current = op.outputShape
@@ -197,14 +150,25 @@ public final class Network {
                 add(PointwiseConv2D(name: "\(prefix).pointwise", input: current, filters: filters, bias: !batchNorm,
                                     activation: batchNorm ? .linear : activation), layer: i)
                 if batchNorm { add(BatchNorm(name: "\(prefix).bn", input: current, activation: activation), layer: i) }
+            case let .depthwise(size, stride, batchNorm, activation):
+                add(DepthwiseConv2D(name: "\(prefix).depthwise", input: current, size: size, stride: stride), layer: i)
+                if batchNorm {
+                    add(BatchNorm(name: "\(prefix).bn", input: current, activation: activation), layer: i)
+                } else if activation != .linear {
+                    add(ActivationLayer(name: "\(prefix).activation", input: current, activation: activation), layer: i)
+                }
+            case let .pointwise(filters, batchNorm, activation):
+                add(PointwiseConv2D(name: "\(prefix).pointwise", input: current, filters: filters, bias: !batchNorm,
+                                    activation: batchNorm ? .linear : activation), layer: i)
+                if batchNorm { add(BatchNorm(name: "\(prefix).bn", input: current, activation: activation), layer: i) }
             case let .maxPool(size, stride):
                 add(MaxPool2D(name: "\(prefix).maxpool", input: current, size: size, stride: stride), layer: i)
             case let .shortcut(from, activation):
-                let merge = Merge(name: "\(prefix).shortcut", kind: .add(activation), inputShapes: [current, shapes[from]])
+                let merge = Route(name: "\(prefix).shortcut", kind: .add(activation), inputShapes: [current, shapes[from]])
                 nodes.append(Node(step: .merge(merge), inputs: [previous, layerOutput[from]], layer: i))
                 previous = nodes.count - 1
             case let .route(list):
-                let merge = Merge(name: "\(prefix).route", kind: .concatenate, inputShapes: list.map { shapes[$0] })
+                let merge = Route(name: "\(prefix).route", kind: .concatenate, inputShapes: list.map { shapes[$0] })
                 nodes.append(Node(step: .merge(merge), inputs: list.map { layerOutput[$0] }, layer: i))
                 previous = nodes.count - 1
                 current = merge.outputShape
@@ -237,6 +201,8 @@ public final class Network {
         trainedForward = training
         inputBuffer!.update(from: input, count: batch * inputShape.count)
         for (k, node) in nodes.enumerated() {
+            let start = recordsLayerTimes ? DispatchTime.now().uptimeNanoseconds : 0
+            defer { if recordsLayerTimes { layerTimes[k].forwardSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 } }
             switch node.step {
             case let .operation(op):
                 op.forward(input: pointer(node.inputs[0]), output: activations[k], batch: batch, training: training)
@@ -275,6 +241,8 @@ public final class Network {
         if wantInput && inputGradient == nil { inputGradient = .allocate(capacity: batchCapacity * inputShape.count) }
         for k in stride(from: last, through: 0, by: -1) {
             let node = nodes[k]
+            let start = recordsLayerTimes ? DispatchTime.now().uptimeNanoseconds : 0
+            defer { if recordsLayerTimes { layerTimes[k].backwardSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 } }
             switch node.step {
             case let .operation(op):
                 let source = node.inputs[0]
@@ -326,7 +294,7 @@ public final class Network {
                     a[ch] = bn.scale.value[ch] / (bn.runningVariance.value[ch] + bn.epsilon).squareRoot()
                     b[ch] = bn.shift.value[ch] - a[ch] * bn.runningMean.value[ch]
                 }
-                let replacement: Operation
+                let replacement: Layer
                 if let conv = op as? Conv2D {
                     let f = Conv2D(name: conv.name, input: conv.inputShape, filters: c, size: conv.size, stride: conv.stride,
                                    bias: true, activation: bn.activation)
@@ -369,52 +337,5 @@ public final class Network {
             p.value = v
         }
     }
-
-    /// The network table: one row per config layer with its output shape, parameters and
-    /// forward MFLOPs for one image, then the totals.
-    public func table() -> String {
-        var rows: [[String]] = [["#", "layer", "output", "params", "MFLOPs"]]
-        let shapes = (try? config.layerShapes()) ?? []
-        for (i, layer) in config.layers.enumerated() {
-            let members = nodes.filter { $0.layer == i }
-            let params = members.flatMap(\.parameters).filter(\.trainable).reduce(0) { $0 + $1.count }
-            let macs = members.reduce(0) { $0 + $1.multiplyAccumulates }
-            var kind = layer.typeName
-            switch layer {
-            case let .convolution(f, s, st, bn, act), let .separable(f, s, st, bn, act):
-                kind += " \(s)x\(s)/\(st) \(f)" + (bn ? " bn" : "") + " \(act.rawValue)"
-            case let .maxPool(s, st): kind += " \(s)x\(s)/\(st)"
-            case let .shortcut(from, _): kind += " from \(from)"
-            case let .route(list): kind += " \(list.map(String.init).joined(separator: ","))"
-            }
-            let shape = i < shapes.count ? shapes[i] : nodes[members.last.map { _ in 0 } ?? 0].outputShape
-            rows.append([String(i), kind, "\(shape.height)x\(shape.width)x\(shape.channels)",
-                         formatCount(params), macs == 0 ? "-" : String(format: "%.3f", Double(2 * macs) / 1e6)])
-        }
-        rows.append(["", "total", "\(inputShape.height)x\(inputShape.width)x\(inputShape.channels) in",
-                     formatCount(parameterCount), String(format: "%.3f", Double(flopsPerImage) / 1e6)])
-        let widths = (0..<5).map { c in rows.map { $0[c].count }.max()! }
-        var out = "\(config.name): \(config.classes.count) classes, \(config.anchors.count) anchors, grid \(config.gridWidth)x\(config.gridHeight)\n"
-        for (r, row) in rows.enumerated() {
-            if r == rows.count - 1 { out += String(repeating: "-", count: widths.reduce(0, +) + 8) + "\n" }
-            out += row.enumerated().map { c, cell in
-                c == 1 || c == 2 ? cell.padding(toLength: widths[c], withPad: " ", startingAt: 0)
-                    : String(repeating: " ", count: widths[c] - cell.count) + cell
-            }.joined(separator: "  ") + "\n"
-        }
-        out += String(format: "%@ parameters, %.3f GFLOPs per %dx%d image\n", formatCount(parameterCount),
-                      Double(flopsPerImage) / 1e9, inputShape.width, inputShape.height)
-        return out
-    }
 }
 
-/// 125736 → "125,736".
-func formatCount(_ n: Int) -> String {
-    let digits = String(n)
-    var out = ""
-    for (i, ch) in digits.enumerated() {
-        if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
-        out.append(ch)
-    }
-    return out
-}

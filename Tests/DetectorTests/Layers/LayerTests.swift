@@ -24,6 +24,11 @@ struct ConvCase: CustomTestStringConvertible, Sendable {
         ConvCase(height: 4, width: 4, channels: 6, filters: 7, size: 1, stride: 1, batch: 2),
         ConvCase(height: 5, width: 5, channels: 1, filters: 2, size: 5, stride: 1, batch: 1),
         ConvCase(height: 9, width: 8, channels: 16, filters: 33, size: 3, stride: 1, batch: 2),
+        // Few input channels, output channels in multiples of 16: the direct kernels.
+        ConvCase(height: 5, width: 6, channels: 3, filters: 16, size: 3, stride: 1, batch: 2),
+        ConvCase(height: 7, width: 5, channels: 3, filters: 32, size: 3, stride: 2, batch: 1),
+        ConvCase(height: 6, width: 6, channels: 2, filters: 16, size: 5, stride: 1, batch: 2),
+        ConvCase(height: 4, width: 4, channels: 8, filters: 48, size: 3, stride: 2, batch: 3),
     ]
 
     @Test(arguments: cases)
@@ -41,47 +46,75 @@ struct ConvCase: CustomTestStringConvertible, Sendable {
         #expect(worst < 1e-4)
     }
 
-    @Test(arguments: Array(cases.prefix(5)))
+    @Test(arguments: Array(cases.prefix(5)) + [cases[6], cases[7]])
     func backwardMatchesFiniteDifferences(_ c: ConvCase) {
         for activation in [Activation.linear, .leaky] {
             let conv = Conv2D(name: "c", input: FeatureShape(height: c.height, width: c.width, channels: c.channels),
                               filters: c.filters, size: c.size, stride: c.stride, bias: true, activation: activation)
             randomize(conv, seed: 7)
+            let input = randomValues(c.batch * conv.inputShape.count, seed: 8)
+            if activation == .leaky { keepAwayFromKink(conv, input: input, batch: c.batch) }
             GradientCheck(epsilon: activation == .linear ? 1e-2 : 1e-3, tolerance: 3e-3)
-                .check(conv, input: randomValues(c.batch * conv.inputShape.count, seed: 8), batch: c.batch)
+                .check(conv, input: input, batch: c.batch)
+        }
+    }
+}
+
+/// Shifts each output channel's bias so that no pre-activation lies within 0.05 of leaky's
+/// kink at 0, where a ±ε finite difference would straddle two slopes.
+func keepAwayFromKink(_ conv: Conv2D, input: [Float], batch: Int) {
+    let linear = Conv2D.referenceForward(input: input, inputShape: conv.inputShape, batch: batch, weight: conv.weight.value,
+                                         bias: conv.bias!.value, filters: conv.outputShape.channels, size: conv.size, stride: conv.stride)
+    let f = conv.outputShape.channels
+    for co in 0..<f {
+        let values = stride(from: co, to: linear.count, by: f).map { linear[$0] }
+        for shift in stride(from: Float(0), through: 2, by: 0.01) where values.allSatisfy({ abs($0 + shift) > 0.05 }) {
+            conv.bias!.value[co] += shift
+            break
         }
     }
 }
 
 @Suite struct DepthwiseConv2DTests {
-    func reference(_ input: [Float], shape: FeatureShape, batch: Int, weight: [Float], size: Int, stride: Int) -> [Float] {
-        let pad = size / 2
-        let oh = (shape.height + 2 * pad - size) / stride + 1, ow = (shape.width + 2 * pad - size) / stride + 1
-        var out = [Float](repeating: 0, count: batch * oh * ow * shape.channels)
-        for n in 0..<batch { for oy in 0..<oh { for ox in 0..<ow { for c in 0..<shape.channels {
-            var sum: Float = 0
-            for ky in 0..<size { for kx in 0..<size {
-                let y = oy * stride + ky - pad, x = ox * stride + kx - pad
-                guard y >= 0, y < shape.height, x >= 0, x < shape.width else { continue }
-                sum += input[((n * shape.height + y) * shape.width + x) * shape.channels + c] * weight[(ky * size + kx) * shape.channels + c]
-            } }
-            out[((n * oh + oy) * ow + ox) * shape.channels + c] = sum
-        } } } }
-        return out
+    /// One channel, all-ones 3x3 kernel on 1...9: each output is its zero-padded neighbourhood sum.
+    @Test func handComputedThreeByThree() {
+        let dw = DepthwiseConv2D(name: "dw", input: FeatureShape(height: 3, width: 3, channels: 1), size: 3, stride: 1)
+        dw.weight.value = [Float](repeating: 1, count: 9)
+        #expect(run(dw, (1...9).map(Float.init), batch: 1) == [12, 21, 16, 27, 45, 33, 24, 39, 28])
+        let strided = DepthwiseConv2D(name: "dw", input: FeatureShape(height: 3, width: 3, channels: 1), size: 3, stride: 2)
+        strided.weight.value = [Float](repeating: 1, count: 9)
+        #expect(run(strided, (1...9).map(Float.init), batch: 1) == [12, 16, 24, 28])
     }
 
-    @Test(arguments: [(5, 4, 3, 1, 2), (6, 6, 17, 2, 1), (7, 5, 8, 1, 3), (8, 8, 32, 2, 2), (3, 3, 1, 1, 1)])
-    func matchesReferenceAndFiniteDifferences(h: Int, w: Int, c: Int, stride: Int, batch: Int) {
+    /// (height, width, channels, stride, batch): channel counts below, at and past 16 exercise
+    /// the SIMD16 path and its scalar remainder.
+    static let sweep = [(5, 4, 3, 1, 2), (6, 6, 17, 2, 1), (7, 5, 8, 1, 3), (8, 8, 32, 2, 2), (3, 3, 1, 1, 1),
+                        (9, 7, 16, 1, 2), (7, 9, 48, 2, 1), (4, 6, 35, 1, 2), (1, 1, 16, 1, 1), (2, 3, 20, 2, 3)]
+
+    @Test(arguments: sweep)
+    func fastKernelsMatchReferenceLoops(h: Int, w: Int, c: Int, stride: Int, batch: Int) {
         let shape = FeatureShape(height: h, width: w, channels: c)
         let dw = DepthwiseConv2D(name: "dw", input: shape, size: 3, stride: stride)
         randomize(dw, seed: 11)
         let input = randomValues(batch * shape.count, seed: 12)
         let fast = run(dw, input, batch: batch)
-        let slow = reference(input, shape: shape, batch: batch, weight: dw.weight.value, size: 3, stride: stride)
-        #expect(zip(fast, slow).map { abs($0 - $1) }.max()! < 1e-5)
-        if shape.count * batch <= 300 {
-            GradientCheck().check(dw, input: input, batch: batch)
-        }
+        let slow = DepthwiseConv2D.referenceForward(input: input, inputShape: shape, batch: batch,
+                                                    weight: dw.weight.value, size: 3, stride: stride)
+        #expect(maxDifference(fast, slow) < 1e-5)
+        let gradOut = randomValues(fast.count, seed: 13)
+        let (gradIn, gradW) = backward(dw, input: input, output: fast, gradientOutput: gradOut, batch: batch)
+        let expected = DepthwiseConv2D.referenceBackward(input: input, inputShape: shape, batch: batch, weight: dw.weight.value,
+                                                         size: 3, stride: stride, gradientOutput: gradOut)
+        #expect(maxDifference(gradIn, expected.input) < 1e-5)
+        #expect(maxDifference(gradW[0], expected.weight) < 1e-4)
+    }
+
+    @Test(arguments: [(5, 4, 3, 1, 2), (6, 6, 17, 2, 1), (4, 5, 16, 2, 1), (3, 3, 1, 1, 1)])
+    func backwardMatchesFiniteDifferences(h: Int, w: Int, c: Int, stride: Int, batch: Int) {
+        let shape = FeatureShape(height: h, width: w, channels: c)
+        let dw = DepthwiseConv2D(name: "dw", input: shape, size: 3, stride: stride)
+        randomize(dw, seed: 11)
+        GradientCheck().check(dw, input: randomValues(batch * shape.count, seed: 12), batch: batch)
     }
 }
 
@@ -157,6 +190,25 @@ struct ConvCase: CustomTestStringConvertible, Sendable {
     @Test func strideOneKeepsTheSizeAndClipsAtTheEdge() {
         let pool = MaxPool2D(name: "p", input: FeatureShape(height: 2, width: 2, channels: 1), size: 2, stride: 1)
         #expect(run(pool, [1, 2, 4, 3], batch: 1) == [4, 3, 4, 3])
+    }
+
+    /// (height, width, channels, size, stride, batch), including odd sides (a dropped last row
+    /// or column), channel counts around 16 (SIMD and remainder) and deliberate ties.
+    static let sweep = [(4, 6, 3, 2, 2, 2), (5, 7, 16, 2, 2, 1), (8, 8, 20, 2, 2, 2), (6, 9, 35, 3, 3, 1),
+                        (4, 4, 32, 2, 1, 2), (3, 5, 17, 2, 1, 1), (2, 2, 48, 2, 2, 3)]
+
+    @Test(arguments: sweep)
+    func fastKernelsMatchReferenceLoop(h: Int, w: Int, c: Int, size: Int, stride: Int, batch: Int) {
+        let shape = FeatureShape(height: h, width: w, channels: c)
+        let pool = MaxPool2D(name: "p", input: shape, size: size, stride: stride)
+        // Values on a coarse grid, so windows often hold ties (the first one must win).
+        let input = randomValues(batch * shape.count, seed: 61).map { ($0 * 4).rounded() / 4 }
+        let out = run(pool, input, batch: batch)
+        let gradOut = randomValues(out.count, seed: 62)
+        let expected = MaxPool2D.reference(input: input, inputShape: shape, batch: batch, size: size, stride: stride, gradientOutput: gradOut)
+        #expect(out == expected.output)
+        let (gradIn, _) = backward(pool, input: input, output: out, gradientOutput: gradOut, batch: batch)
+        #expect(gradIn == expected.gradientInput)
     }
 
     @Test(arguments: [1, 2])

@@ -19,8 +19,13 @@ public struct FeatureShape: Hashable, Sendable, CustomStringConvertible {
 /// `input` and writes `output`. `backward` reads the same `input` and `output` (which the
 /// network keeps from the forward pass), the gradient of the loss with respect to `output`,
 /// *accumulates* into its parameters' gradients, and, when `gradientInput` is not nil,
-/// writes (overwrites) the gradient with respect to `input`.
-public protocol Operation: AnyObject {
+/// writes (overwrites) the gradient with respect to `input`. Backward may overwrite
+/// `gradientOutput` (it is the network's scratch: the activation derivative is applied in place).
+///
+/// Naming: parameters are called `layers.<config index>.<part>.<tensor>`, e.g.
+/// `layers.2.depthwise.weight`, `layers.2.bn.running_var`, `layers.11.conv.bias`; these are
+/// the safetensors tensor names.
+public protocol Layer: AnyObject {
     var name: String { get }
     var inputShape: FeatureShape { get }
     var outputShape: FeatureShape { get }
@@ -33,45 +38,26 @@ public protocol Operation: AnyObject {
                   batch: Int)
 }
 
-/// Point-wise nonlinearities. Each derivative is computed from the activation's *output*, so
-/// backward does not need the pre-activation values: leaky and relu are positive exactly where
-/// their input is, relu6 is in (0, 6) exactly where its slope is 1.
-public enum Activation: String, Codable, Sendable, CaseIterable {
-    case leaky, relu, relu6, linear
-
-    /// Slope of leaky ReLU for negative inputs (darknet's 0.1).
-    public static let leakySlope: Float = 0.1
-
-    @inline(__always)
-    public func apply(_ x: Float) -> Float {
-        switch self {
-        case .leaky: return x > 0 ? x : Activation.leakySlope * x
-        case .relu: return max(x, 0)
-        case .relu6: return min(max(x, 0), 6)
-        case .linear: return x
-        }
-    }
-
-    /// dy/dx as a function of y = apply(x).
-    @inline(__always)
-    public func derivative(output y: Float) -> Float {
-        switch self {
-        case .leaky: return y > 0 ? 1 : Activation.leakySlope
-        case .relu: return y > 0 ? 1 : 0
-        case .relu6: return (y > 0 && y < 6) ? 1 : 0
-        case .linear: return 1
-        }
-    }
-}
-
 /// Runs `body(chunk)` for chunks 0..<count on both cores (or serially for a single chunk).
 @inline(__always)
 func parallelFor(_ count: Int, _ body: (Int) -> Void) {
     if count <= 1 {
         for i in 0..<count { body(i) }
     } else {
-        DispatchQueue.concurrentPerform(iterations: count, execute: body)
+        // concurrentPerform wants a @Sendable closure; the bodies here capture raw pointers into
+        // disjoint ranges of buffers (each worker writes only its own part), which the compiler
+        // cannot prove, so the promise is made in this one place.
+        withoutActuallyEscaping(body) { escapable in
+            let box = UncheckedSendable(escapable)
+            DispatchQueue.concurrentPerform(iterations: count) { box.value($0) }
+        }
     }
+}
+
+/// A value the engine promises to use safely across threads (see `parallelFor`).
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 /// Splits 0..<total into at most `parts` contiguous ranges (each at least `minimumPerPart`
@@ -96,33 +82,6 @@ func partCount(_ total: Int, parts: Int = engineThreads, minimumPerPart: Int = 1
 
 /// Number of workers used by the engine's own parallel loops.
 let engineThreads = 2
-
-/// y ← act(y + b) over `rows` rows of `channels` values (b optional), both cores.
-func addBiasAndActivate(_ values: UnsafeMutablePointer<Float>, rows: Int, channels c: Int,
-                        bias: UnsafePointer<Float>?, activation act: Activation) {
-    if bias == nil && act == .linear { return }
-    parallelRanges(rows, minimumPerPart: 256) { _, range in
-        for row in range {
-            let y = values + row * c
-            if let b = bias { for ch in 0..<c { y[ch] += b[ch] } }
-            switch act {
-            case .leaky: for ch in 0..<c { y[ch] = y[ch] > 0 ? y[ch] : Activation.leakySlope * y[ch] }
-            case .relu: for ch in 0..<c { y[ch] = max(y[ch], 0) }
-            case .relu6: for ch in 0..<c { y[ch] = min(max(y[ch], 0), 6) }
-            case .linear: break
-            }
-        }
-    }
-}
-
-/// ∂L/∂u ← ∂L/∂y · act'(y) in place, for y = act(u).
-func multiplyByActivationDerivative(_ gradient: UnsafeMutablePointer<Float>, output: UnsafePointer<Float>,
-                                    count: Int, activation act: Activation) {
-    if act == .linear { return }
-    parallelRanges(count, minimumPerPart: 4096) { _, range in
-        for i in range { gradient[i] *= act.derivative(output: output[i]) }
-    }
-}
 
 /// ∂b += Σ over rows of the gradient (per channel).
 func accumulateBiasGradient(_ bias: Parameter, gradient: UnsafePointer<Float>, rows: Int) {
