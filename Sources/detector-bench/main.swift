@@ -1,8 +1,124 @@
 import ArgumentParser
 import Detector
+import Foundation
 
+/// Times the engine on a model config: training steps (forward, region loss, backward, Adam) at
+/// several batch sizes, inference latency and throughput, achieved GFLOP/s, peak resident
+/// memory and a per-layer breakdown of one training step. The last line is one JSON object.
+/// Each figure is the median of `blocks` timed blocks (each at least `seconds` long) after a
+/// warm-up, like ../shared/bench/bench_torch.py.
 @main
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "detector-bench", abstract: "Benchmark the engine (work in progress).")
-    func run() throws { throw ValidationError("not built yet") }
+    static let configuration = CommandConfiguration(commandName: "detector-bench", abstract: "Benchmark the engine (training and inference speed, memory).")
+    @Option(help: "Model config.") var config = "models/tiny-dsc.json"
+    @Option(help: "Training batch sizes, comma-separated.") var trainBatches = "1,8,16,32"
+    @Option(help: "Timed blocks per figure (the median is reported).") var blocks = 7
+    @Option(help: "Minimum seconds per block.") var seconds = 1.0
+    @Flag(help: "Short run: 3 blocks of 0.3 s.") var quick = false
+    @Flag(help: "Only the memory check: RSS after 20 and after 200 training steps at batch 16.") var memory = false
+
+    func run() throws {
+        let config = try ModelConfig.load(path: self.config)
+        let blocks = quick ? 3 : self.blocks
+        let minimum = quick ? 0.3 : seconds
+        let network = try Network(config: config, seed: 1)
+        let loss = RegionLoss(settings: config.loss, layout: config.headLayout)
+        let optimizer = Adam(parameters: network.parameters)
+        let perImage = config.inputWidth * config.inputHeight * 3
+        var rng = SplitMix64(seed: 3)
+        // Fixed random inputs and targets: data loading is not timed (as in the peer scripts).
+        func batchInput(_ n: Int) -> [Float] { (0..<(n * perImage)).map { _ in rng.nextUnitFloat() } }
+        func targets(_ n: Int) -> [[LabeledObject]] {
+            (0..<n).map { _ in (0..<3).map { _ in
+                LabeledObject(classIndex: rng.nextInt(below: config.classes.count),
+                              box: BoundingBox(centerX: rng.nextFloat(in: 0.2..<0.8), centerY: rng.nextFloat(in: 0.2..<0.8),
+                                               width: rng.nextFloat(in: 0.05..<0.4), height: rng.nextFloat(in: 0.05..<0.4)))
+            } }
+        }
+        func trainStep(_ input: [Float], _ t: [[LabeledObject]]) {
+            let batch = t.count
+            let out = network.forward(Tensor(shape: [batch, config.inputHeight, config.inputWidth, 3], data: input), training: true)
+            let result = loss(output: out, targets: t, imagesSeen: 1_000_000)
+            network.zeroGradients()
+            network.backward(result.gradient)
+            optimizer.step()
+        }
+        /// Median over blocks of the rate (calls per second) of `body`.
+        func measure(_ body: () -> Void) -> (median: Double, low: Double, high: Double) {
+            for _ in 0..<2 { body() }
+            var rates: [Double] = []
+            for _ in 0..<blocks {
+                let start = Date()
+                var calls = 0
+                repeat { body(); calls += 1 } while Date().timeIntervalSince(start) < minimum
+                rates.append(Double(calls) / Date().timeIntervalSince(start))
+            }
+            rates.sort()
+            return (rates[rates.count / 2], rates.first!, rates.last!)
+        }
+
+        print(network.table())
+        if memory {
+            let input = batchInput(16), t = targets(16)
+            for _ in 0..<20 { trainStep(input, t) }
+            let after20 = residentMiB()
+            for _ in 0..<180 { trainStep(input, t) }
+            let after200 = residentMiB()
+            print(String(format: "RSS after 20 steps %.1f MiB, after 200 steps %.1f MiB (%+.2f%%); peak %.1f MiB",
+                         after20, after200, 100 * (after200 - after20) / after20, peakMiB()))
+            return
+        }
+        let trainingFlops = Double(network.flopsPerImage) * 2.6  // forward + backward ≈ 0.371 / 0.143 of forward for this network
+        var trainRates: [String: Double] = [:]
+        for batch in trainBatches.split(separator: ",").compactMap({ Int($0) }) {
+            let input = batchInput(batch), t = targets(batch)
+            let r = measure { trainStep(input, t) }
+            let images = r.median * Double(batch)
+            trainRates[String(batch)] = images
+            print(String(format: "train batch %2d: %7.1f images/s (%.1f–%.1f), %.1f ms/step, ~%.0f GFLOP/s",
+                         batch, images, r.low * Double(batch), r.high * Double(batch), 1000 / r.median, images * trainingFlops / 1e9))
+        }
+        let folded = try network.foldedForInference()
+        let one = batchInput(1)
+        let latency = measure { _ = one.withUnsafeBufferPointer { folded.forward($0.baseAddress!, batch: 1, training: false) } }
+        print(String(format: "inference batch  1: %.2f ms latency (%.2f–%.2f)", 1000 / latency.median, 1000 / latency.high, 1000 / latency.low))
+        let sixteen = batchInput(16)
+        let throughput = measure { _ = sixteen.withUnsafeBufferPointer { folded.forward($0.baseAddress!, batch: 16, training: false) } }
+        let inferImages = throughput.median * 16
+        print(String(format: "inference batch 16: %.1f images/s (%.1f–%.1f), ~%.0f GFLOP/s", inferImages, throughput.low * 16,
+                     throughput.high * 16, inferImages * Double(network.flopsPerImage) / 1e9))
+        // Per-layer breakdown of training steps at batch 16.
+        let input = batchInput(16), t = targets(16)
+        trainStep(input, t)
+        network.recordsLayerTimes = true
+        network.resetLayerTimes()
+        let steps = 10
+        for _ in 0..<steps { trainStep(input, t) }
+        network.recordsLayerTimes = false
+        let total = network.layerTimes.reduce(0) { $0 + $1.forwardSeconds + $1.backwardSeconds } / Double(steps)
+        print("per-layer time of one training step at batch 16 (ms, forward + backward):")
+        for l in network.layerTimes {
+            let f = l.forwardSeconds / Double(steps) * 1000, b = l.backwardSeconds / Double(steps) * 1000
+            print(l.name.padding(toLength: 22, withPad: " ", startingAt: 0) + String(format: " %7.2f + %7.2f = %7.2f  (%4.1f%%)", f, b, f + b, 100 * (f + b) / 1000 / total))
+        }
+        print("  total" + String(format: "%24.2f ms in layers", total * 1000))
+        let peak = peakMiB()
+        print(String(format: "peak resident memory: %.1f MiB", peak))
+        let trainJSON = trainRates.keys.sorted { Int($0)! < Int($1)! }.map { "\"\($0)\": \(String(format: "%.1f", trainRates[$0]!))" }.joined(separator: ", ")
+        print("{\"config\": \"\(self.config)\", \"train_images_per_s\": {\(trainJSON)}, \"infer_ms_batch1\": \(String(format: "%.3f", 1000 / latency.median)), \"infer_images_per_s_batch16\": \(String(format: "%.1f", inferImages)), \"peak_rss_mib\": \(String(format: "%.1f", peak))}")
+    }
+}
+
+/// Current resident set size (VmRSS) in MiB.
+func residentMiB() -> Double { statusField("VmRSS:") }
+/// Peak resident set size (VmHWM) in MiB.
+func peakMiB() -> Double { statusField("VmHWM:") }
+
+func statusField(_ name: String) -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in text.split(separator: "\n") where line.hasPrefix(name) {
+        let kb = Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        return kb / 1024
+    }
+    return 0
 }
