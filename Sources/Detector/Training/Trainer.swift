@@ -22,6 +22,9 @@ public struct TrainingOptions: Sendable {
     public var renderCount = 6
     /// Evaluate on the validation split every this many epochs (and at the last).
     public var validationInterval = 1
+    /// Stop this run after this epoch (1-based) as if interrupted, keeping the schedule of
+    /// `epochs`; `resume` continues from there exactly.
+    public var stopAfterEpoch: Int? = nil
 
     public init() {}
 }
@@ -327,6 +330,7 @@ public final class Trainer {
                 }
             }
             if stoppedEarly { progress(.message("time limit reached after \(epoch + 1) epochs")); break }
+            if let stop = options.stopAfterEpoch, epoch + 1 >= stop { break }
         }
         var result = TrainingResult(epochs: history, outputFolder: options.outputFolder,
                                     seconds: Date().timeIntervalSince(started))
