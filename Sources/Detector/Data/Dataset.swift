@@ -80,7 +80,8 @@ public struct Dataset: Sendable {
             throw DatasetError(path: root, reason: "no images: expected train/images/ (and val/images/) or images/ with PNG files")
         }
         guard !train.items.isEmpty else {
-            throw DatasetError(path: root, reason: "no usable training images" + (warnings.isEmpty ? "" : " (\(warnings.count) skipped for bad labels)"))
+            throw DatasetError(path: root, reason: "no usable training images" + (warnings.isEmpty ? "" :
+                " (\(warnings.count) skipped for bad labels):\n  " + warnings.prefix(5).joined(separator: "\n  ")))
         }
         return Dataset(root: root, classNames: classNames, train: train, validation: validation, warnings: warnings)
     }

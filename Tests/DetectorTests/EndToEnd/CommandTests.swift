@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+import Detector
+
+/// Runs a built command of this package and returns its exit status, stdout and stderr.
+func runCommand(_ name: String, _ arguments: [String], in folder: URL? = nil) throws -> (status: Int32, out: String, err: String) {
+    let executable = productsFolder.appendingPathComponent(name)
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    if let folder { process.currentDirectoryURL = folder }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+/// Where SwiftPM put this build's executables (beside the test bundle).
+let productsFolder: URL = {
+    var url = Bundle.main.bundleURL
+    while url.path != "/" {
+        if FileManager.default.fileExists(atPath: url.appendingPathComponent("detect").path) { return url }
+        url = url.deletingLastPathComponent()
+    }
+    return repositoryRoot.appendingPathComponent(".build/debug")
+}()
+
+@Suite(.serialized) struct CommandTests {
+    /// A trained tiny model shared by the tests below (trained once, a few seconds).
+    static let model: URL = {
+        let folder = try! Fixtures.temporaryFolder("cmd-model")
+        let config = try! ModelConfig.decode(Data(tinyConfigJSON.utf8), source: "tiny")
+        var options = TrainingOptions()
+        options.overfit = 2
+        options.epochs = 30
+        options.batchSize = 2
+        options.outputFolder = folder.path
+        _ = try! Trainer(config: config, train: tinySamples(count: 2), validation: [], options: options).run { _ in }
+        return folder.appendingPathComponent("last.safetensors")
+    }()
+
+    @Test func detectPrintsLinesJSONAndWritesAPNG() throws {
+        let folder = try Fixtures.temporaryFolder("cmd")
+        let image = folder.appendingPathComponent("shapes.png")
+        try PNG.write(tinySamples(count: 1)[0].image, to: image.path)
+        let text = try runCommand("detect", [image.path, "--model", Self.model.path, "--conf", "0.01"])
+        #expect(text.status == 0, "\(text.err)")
+        let first = try #require(text.out.split(separator: "\n").first)
+        let fields = first.split(separator: " ")
+        #expect(fields.count == 6 && ["circle", "square", "triangle"].contains(String(fields[0])))
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("shapes.detections.png").path))
+        let json = try runCommand("detect", [image.path, "--model", Self.model.path, "--json", "--no-render"])
+        #expect(json.status == 0)
+        let object = try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any]
+        #expect(object?["width"] as? Int == 256 && object?["image"] as? String == image.path)
+        #expect(object?["detections"] is [Any])
+    }
+
+    @Test func detectRefusesBadImagesWithAMessage() throws {
+        let folder = try Fixtures.temporaryFolder("cmd")
+        let text = folder.appendingPathComponent("notes.png")
+        try Data("this is not a picture".utf8).write(to: text)
+        for bad in [folder.appendingPathComponent("missing.png").path, text.path] {
+            let r = try runCommand("detect", [bad, "--model", Self.model.path])
+            #expect(r.status == 1, "\(bad)")
+            #expect(r.err.contains("error: \(bad)"), "\(r.err)")
+            #expect(!r.err.contains("Fatal error"))
+        }
+    }
+
+    @Test func detectRefusesTruncatedWeights() throws {
+        let folder = try Fixtures.temporaryFolder("cmd")
+        let data = try Data(contentsOf: Self.model)
+        let cut = folder.appendingPathComponent("cut.safetensors")
+        try data.prefix(data.count / 2).write(to: cut)
+        let image = folder.appendingPathComponent("a.png")
+        try PNG.write(Image(width: 8, height: 8), to: image.path)
+        let r = try runCommand("detect", [image.path, "--model", cut.path])
+        #expect(r.status == 1)
+        #expect(r.err.contains("cut.safetensors") && r.err.contains("truncated"), "\(r.err)")
+    }
+
+    @Test func trainRefusesAMalformedConfig() throws {
+        let folder = try Fixtures.temporaryFolder("cmd")
+        let config = folder.appendingPathComponent("bad.json")
+        try Data(tinyConfigJSON.replacingOccurrences(of: "\"filters\": 16, \"size\": 1", with: "\"filters\": 17, \"size\": 1").utf8).write(to: config)
+        let r = try runCommand("train-detector", ["--config", config.path, "--data", folder.path, "--overfit", "1"])
+        #expect(r.status != 0)
+        #expect(r.err.contains("bad.json") && r.err.contains("layer 7") && r.err.contains("filters"), "\(r.err)")
+    }
+
+    @Test func trainRefusesBadLabelsNamingFileAndLine() throws {
+        let folder = try Fixtures.temporaryFolder("cmd-data")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("images"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("labels"), withIntermediateDirectories: true)
+        try Data("circle\nsquare\ntriangle\n".utf8).write(to: folder.appendingPathComponent("classes.txt"))
+        try PNG.write(Image(width: 16, height: 16), to: folder.appendingPathComponent("images/a.png").path)
+        try Data("0 0.5 0.5 0.2 0.2\n7 0.5 0.5 0.2 0.2\n".utf8).write(to: folder.appendingPathComponent("labels/a.txt"))
+        let r = try runCommand("train-detector", ["--data", folder.path, "--config", repositoryRoot.appendingPathComponent("models/tiny-dsc.json").path])
+        #expect(r.status != 0)
+        #expect(r.err.contains("labels/a.txt:2") && r.err.contains("class id 7"), "\(r.err)")
+    }
+
+    @Test func helpDescribesTheCommands() throws {
+        let detect = try runCommand("detect", ["--help"])
+        #expect(detect.status == 0 && detect.out.contains("--conf") && detect.out.contains("--json"))
+        let train = try runCommand("train-detector", ["train", "--help"])
+        #expect(train.status == 0 && train.out.contains("--overfit") && train.out.contains("--resume"))
+    }
+}
