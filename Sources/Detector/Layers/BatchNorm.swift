@@ -42,34 +42,37 @@ public final class BatchNorm: Layer {
     public var parameters: [Parameter] { [scale, shift, runningMean, runningVariance] }
     public var multiplyAccumulates: Int { 0 }
 
-    /// Per-channel sums of `f(row)` over all rows, in Double, both cores.
-    private func channelSums(rows: Int, _ body: (_ range: Range<Int>, _ sums: UnsafeMutablePointer<Double>) -> Void) -> [Double] {
+    /// Per-channel Σ (x − K) and Σ (x − K)² over all rows in one pass over memory, shifted by the
+    /// first row K (so the variance E[(x − K)²] − E[x − K]² does not cancel catastrophically),
+    /// accumulated in Float over blocks of 64 rows and in Double across blocks.
+    private func shiftedMoments(_ input: UnsafePointer<Float>, rows: Int) -> (shift: [Float], sum: [Double], squares: [Double]) {
         let c = inputShape.channels
+        let shift = Array(UnsafeBufferPointer(start: input, count: c))
         let parts = partCount(rows, minimumPerPart: 256)
-        let partial = UnsafeMutablePointer<Double>.allocate(capacity: c * parts)
-        partial.initialize(repeating: 0, count: c * parts)
+        let partial = UnsafeMutablePointer<Double>.allocate(capacity: 2 * c * parts)
+        partial.initialize(repeating: 0, count: 2 * c * parts)
         defer { partial.deallocate() }
-        parallelRanges(rows, minimumPerPart: 256) { worker, range in body(range, partial + worker * c) }
-        var total = [Double](repeating: 0, count: c)
-        for p in 0..<parts { for ch in 0..<c { total[ch] += partial[p * c + ch] } }
-        return total
-    }
-
-    /// Sums of one row range into Double accumulators, through a Float block so the inner
-    /// loop vectorises (blocks of 64 rows keep the Float rounding error small).
-    @inline(__always)
-    private static func accumulate(rows range: Range<Int>, channels c: Int, into sums: UnsafeMutablePointer<Double>,
-                                   value: (_ row: Int, _ block: UnsafeMutablePointer<Float>) -> Void) {
-        let block = UnsafeMutablePointer<Float>.allocate(capacity: c)
-        defer { block.deallocate() }
-        var r = range.lowerBound
-        while r < range.upperBound {
-            let end = min(r + 64, range.upperBound)
-            block.update(repeating: 0, count: c)
-            for row in r..<end { value(row, block) }
-            for ch in 0..<c { sums[ch] += Double(block[ch]) }
-            r = end
+        shift.withUnsafeBufferPointer { k in
+            parallelRanges(rows, minimumPerPart: 256) { worker, range in
+                let sums = partial + worker * 2 * c, squares = sums + c
+                let block = UnsafeMutablePointer<Float>.allocate(capacity: 2 * c)
+                defer { block.deallocate() }
+                var r = range.lowerBound
+                while r < range.upperBound {
+                    let end = min(r + 64, range.upperBound)
+                    block.update(repeating: 0, count: 2 * c)
+                    for row in r..<end {
+                        let x = input + row * c
+                        for ch in 0..<c { let d = x[ch] - k[ch]; block[ch] += d; block[c + ch] += d * d }
+                    }
+                    for ch in 0..<c { sums[ch] += Double(block[ch]); squares[ch] += Double(block[c + ch]) }
+                    r = end
+                }
+            }
         }
+        var sum = [Double](repeating: 0, count: c), squares = sum
+        for p in 0..<parts { for ch in 0..<c { sum[ch] += partial[p * 2 * c + ch]; squares[ch] += partial[p * 2 * c + c + ch] } }
+        return (shift, sum, squares)
     }
 
     public func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int, training: Bool) {
@@ -78,25 +81,15 @@ public final class BatchNorm: Layer {
         var mean = [Float](repeating: 0, count: c)
         var inverse = [Float](repeating: 0, count: c)
         if training {
-            let sums = channelSums(rows: rows) { range, s in
-                BatchNorm.accumulate(rows: range, channels: c, into: s) { row, block in
-                    let x = input + row * c
-                    for ch in 0..<c { block[ch] += x[ch] }
-                }
-            }
-            for ch in 0..<c { mean[ch] = Float(sums[ch] / Double(rows)) }
-            let squares = mean.withUnsafeBufferPointer { mu in
-                channelSums(rows: rows) { range, s in
-                    BatchNorm.accumulate(rows: range, channels: c, into: s) { row, block in
-                        let x = input + row * c
-                        for ch in 0..<c { let d = x[ch] - mu[ch]; block[ch] += d * d }
-                    }
-                }
-            }
+            let (shift, sum, squares) = shiftedMoments(input, rows: rows)
+            let m = Double(rows)
             for ch in 0..<c {
-                let variance = Float(squares[ch] / Double(rows))
+                let shiftedMean = sum[ch] / m
+                let sumSquares = max(squares[ch] - sum[ch] * shiftedMean, 0)   // Σ (x − μ)²
+                mean[ch] = Float(Double(shift[ch]) + shiftedMean)
+                let variance = Float(sumSquares / m)
                 inverse[ch] = 1 / (variance + epsilon).squareRoot()
-                let unbiased = rows > 1 ? Float(squares[ch] / Double(rows - 1)) : variance
+                let unbiased = rows > 1 ? Float(sumSquares / (m - 1)) : variance
                 runningMean.value[ch] = (1 - momentum) * runningMean.value[ch] + momentum * mean[ch]
                 runningVariance.value[ch] = (1 - momentum) * runningVariance.value[ch] + momentum * unbiased
             }
@@ -140,31 +133,50 @@ public final class BatchNorm: Layer {
         let c = inputShape.channels
         let rows = batch * inputShape.height * inputShape.width
         let act = activation
-        // g = ∂L/∂y · act'(y), in place.
-        if act != .linear {
-            parallelRanges(rows, minimumPerPart: 256) { _, range in
-                for row in range {
-                    let y = output + row * c, g = gradientOutput + row * c
-                    for ch in 0..<c { g[ch] *= act.derivative(output: y[ch]) }
+        let mean = batchMean, inverse = batchInverseDeviation
+        // One pass: g = ∂L/∂y · act'(y) written in place, with Σ g and Σ g (x − μ) per channel.
+        let parts = partCount(rows, minimumPerPart: 256)
+        let partial = UnsafeMutablePointer<Double>.allocate(capacity: 2 * c * parts)
+        partial.initialize(repeating: 0, count: 2 * c * parts)
+        defer { partial.deallocate() }
+        mean.withUnsafeBufferPointer { mu in
+            parallelRanges(rows, minimumPerPart: 256) { worker, range in
+                let sums = partial + worker * 2 * c
+                let block = UnsafeMutablePointer<Float>.allocate(capacity: 2 * c)
+                defer { block.deallocate() }
+                var r = range.lowerBound
+                while r < range.upperBound {
+                    let end = min(r + 64, range.upperBound)
+                    block.update(repeating: 0, count: 2 * c)
+                    for row in r..<end {
+                        let y = output + row * c, g = gradientOutput + row * c, x = input + row * c
+                        switch act {
+                        case .leaky:
+                            for ch in 0..<c {
+                                let v = y[ch] > 0 ? g[ch] : Activation.leakySlope * g[ch]
+                                g[ch] = v; block[ch] += v; block[c + ch] += v * (x[ch] - mu[ch])
+                            }
+                        case .linear:
+                            for ch in 0..<c { let v = g[ch]; block[ch] += v; block[c + ch] += v * (x[ch] - mu[ch]) }
+                        default:
+                            for ch in 0..<c {
+                                let v = g[ch] * act.derivative(output: y[ch])
+                                g[ch] = v; block[ch] += v; block[c + ch] += v * (x[ch] - mu[ch])
+                            }
+                        }
+                    }
+                    for ch in 0..<(2 * c) { sums[ch] += Double(block[ch]) }
+                    r = end
                 }
             }
         }
-        let mean = batchMean, inverse = batchInverseDeviation
-        var sumG = [Double](), sumGX = [Double]()
-        mean.withUnsafeBufferPointer { mu in inverse.withUnsafeBufferPointer { inv in
-            sumG = channelSums(rows: rows) { range, s in
-                BatchNorm.accumulate(rows: range, channels: c, into: s) { row, block in
-                    let g = gradientOutput + row * c
-                    for ch in 0..<c { block[ch] += g[ch] }
-                }
+        var sumG = [Double](repeating: 0, count: c), sumGX = sumG
+        for p in 0..<parts {
+            for ch in 0..<c {
+                sumG[ch] += partial[p * 2 * c + ch]
+                sumGX[ch] += partial[p * 2 * c + c + ch] * Double(inverse[ch])   // Σ g x̂
             }
-            sumGX = channelSums(rows: rows) { range, s in
-                BatchNorm.accumulate(rows: range, channels: c, into: s) { row, block in
-                    let g = gradientOutput + row * c, x = input + row * c
-                    for ch in 0..<c { block[ch] += g[ch] * (x[ch] - mu[ch]) * inv[ch] }
-                }
-            }
-        } }
+        }
         for ch in 0..<c {
             scale.gradient[ch] += Float(sumGX[ch])
             shift.gradient[ch] += Float(sumG[ch])
