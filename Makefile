@@ -1,18 +1,21 @@
 # Detector: a tiny YOLOv2-style object detector in Swift, trained and run on the CPU.
-# `make demo` runs the main job end to end; `make test` runs the whole test suite.
-
+#   make demo   the main job end to end: learn 20 images, then detect on the samples
+#   make test   the whole test suite
 SWIFT      ?= swift
 BIN        := .build/release
 PREFIX     ?= /usr/local
 SHARE      := $(PREFIX)/share/detector
 APT_PKGS   := libpng-dev libopenblas-dev pkg-config
 DATA       ?= data/shapes
+MODEL      := models/tiny-dsc-shapes.safetensors
+# Shipped model: trained deterministically by `make model` (see README).
+MODEL_EPOCHS ?= 40
 
-.PHONY: all setup deps build test test-loss demo samples model bench install clean
+.PHONY: all deps setup build test test-loss demo samples model bench bench-peers install clean
 
 all: build
 
-# Installs the system libraries when missing (Debian; root or sudo), then builds.
+# Installs the system libraries when missing (Debian/Ubuntu; root or sudo).
 deps:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -26,29 +29,53 @@ setup: deps build
 build: deps
 	$(SWIFT) build -c release
 
+# The whole suite (debug build; the library itself is compiled with -O, see Package.swift).
 test: setup
 	$(SWIFT) test
 
-# Just the loss unit tests.
+# Just the loss unit tests: assignment, targets, each component's value and gradient, and the
+# PyTorch reference case.
 test-loss: deps
 	$(SWIFT) test --filter RegionLoss
 
+# The synthetic shapes data set (2000 train + 200 val images, seed 1) in $(DATA).
 samples: build
 	$(BIN)/train-detector generate --out $(DATA) --train 2000 --val 200 --seed 1
 
 demo: build
-	$(BIN)/train-detector show-data samples --out runs/demo/ground-truth --count 8
-	@echo "demo: ground-truth renders are in runs/demo/ground-truth/"
+	@test -f $(DATA)/classes.txt || $(BIN)/train-detector generate --out $(DATA) --train 2000 --val 200 --seed 1
+	rm -rf runs/demo
+	$(BIN)/train-detector --overfit 20 --data $(DATA) --config models/tiny-dsc-shapes.json --out runs/demo/overfit
+	mkdir -p runs/demo/detections
+	$(BIN)/detect samples/images/*.png --model $(MODEL) --output runs/demo/detections
+	@echo
+	@echo "demo: overfit renders (ground truth dashed, predictions solid): runs/demo/overfit/overfit/"
+	@echo "demo: loss curves: runs/demo/overfit/loss.png"
+	@echo "demo: detections of the shipped model on samples/: runs/demo/detections/"
+
+# Trains the shipped model from scratch on the synthetic training split (deterministic: same
+# seed, same data, same binary give the same weights), then exports it without optimizer state.
+model: build
+	@test -f $(DATA)/classes.txt || $(BIN)/train-detector generate --out $(DATA) --train 2000 --val 200 --seed 1
+	$(BIN)/train-detector --data $(DATA) --config models/tiny-dsc-shapes.json --epochs $(MODEL_EPOCHS) --seed 1 --out runs/model
+	$(BIN)/train-detector export runs/model/best.safetensors --out $(MODEL)
+	$(BIN)/train-detector export runs/model/best.safetensors --out models/tiny-dsc-shapes-int8.safetensors --int8
+	$(BIN)/train-detector evaluate $(MODEL) --data $(DATA)
 
 bench: deps
 	$(SWIFT) build -c release --product detector-bench
 	$(BIN)/detector-bench --config models/tiny-dsc.json
 
+# Ours and the peers (PyTorch, ONNX Runtime) alternately, from ../shared/bench (needs
+# `pip install torch onnxruntime onnx` and libjemalloc2).
+bench-peers: deps
+	bash scripts/bench_peers.sh
+
 install: build
 	install -d $(PREFIX)/bin $(SHARE)
 	install -m 755 $(BIN)/detect $(BIN)/train-detector $(PREFIX)/bin/
-	cp models/*.json $(SHARE)/ 2>/dev/null || true
-	cp models/*.safetensors $(SHARE)/ 2>/dev/null || true
+	install -m 644 models/*.json $(SHARE)/
+	install -m 644 $(MODEL) $(SHARE)/
 
 clean:
 	rm -rf .build runs

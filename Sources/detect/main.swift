@@ -8,12 +8,9 @@ struct Detect: ParsableCommand {
         commandName: "detect",
         abstract: "Find objects in PNG images with a trained detector.",
         discussion: """
-        Prints one line per detection, `class score x1 y1 x2 y2` in the image's pixels (or one JSON
-        object per image with --json), and writes the image with its boxes drawn to
-        NAME.detections.png beside the input (or to --output).
+        Prints one line per detection, `class score x1 y1 x2 y2` in the image's pixels (or one JSON object per image with --json), and writes the image with its boxes drawn to NAME.detections.png beside the input (or to --output).
 
-        Without --model it uses $DETECTOR_MODEL, else models/tiny-dsc-shapes.safetensors under the
-        working directory, else the one `make install` put in PREFIX/share/detector.
+        Without --model it uses $DETECTOR_MODEL, else models/tiny-dsc-shapes.safetensors under the working directory, else the one `make install` put in PREFIX/share/detector.
         """)
 
     @Argument(help: "PNG images.") var images: [String]

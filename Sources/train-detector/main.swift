@@ -15,8 +15,10 @@ struct TrainDetector: ParsableCommand {
           train-detector generate --out data/shapes   write the synthetic data set
           train-detector show-data samples            render labels as the network sees them
           train-detector anchors 5                    anchors by k-means (1 - IoU) on the labels
+          train-detector export runs/a/best.safetensors --out model.safetensors --int8
+          train-detector evaluate model.safetensors   mAP on the validation split
         """,
-        subcommands: [Train.self, Generate.self, ShowData.self, Anchors.self],
+        subcommands: [Train.self, Generate.self, ShowData.self, Anchors.self, Export.self, Evaluate.self],
         defaultSubcommand: Train.self)
 }
 
@@ -239,6 +241,61 @@ struct Anchors: ParsableCommand {
             print("\"anchors\": [\(list)]")
             print(String(format: "mean IoU of %d boxes with their best anchor: %.3f (grid %dx%d)", sizes.count, result.meanIoU,
                          config.gridWidth, config.gridHeight))
+        }
+    }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a model file for inference: the weights and config without the optimizer state, optionally int8-quantized (about a quarter of the size).")
+    @Argument(help: "A checkpoint (e.g. runs/train-1/best.safetensors).") var checkpoint: String
+    @Option(help: "Output file.") var out: String
+    @Flag(help: "Store convolution kernels as int8 with a per-output-channel scale.") var int8 = false
+
+    func run() throws {
+        try report {
+            let network = try loadNetwork(path: checkpoint)
+            try Checkpoint.save(parameters: network.parameters, configJSON: network.config.jsonString(),
+                                training: ["source": URL(fileURLWithPath: checkpoint).lastPathComponent], quantize: int8, to: out)
+            let size = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
+            print(String(format: "wrote %@ (%.1f KB%@, %@ parameters)", out, Double(size) / 1024, int8 ? ", int8 kernels" : "",
+                         String(network.parameterCount)))
+        }
+    }
+}
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure a model's mAP@0.5 and mAP@[.5:.95] (COCO-style) on a data set's validation split (or its only split).")
+    @Argument(help: "Model file.") var model: String
+    @Option(help: "Data set folder (default: the synthetic shapes).") var data: String?
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        try report {
+            let folder = data ?? defaultDataFolder
+            if data == nil { try ensureSyntheticData(folder) }
+            let dataset = try Dataset.load(path: folder)
+            let split = dataset.validation ?? dataset.train
+            let network = try loadNetwork(path: model)
+            guard dataset.classNames == network.config.classes else {
+                throw ValidationError("the data set's classes \(dataset.classNames) differ from the model's \(network.config.classes)")
+            }
+            let samples = try loadSamples(split.items)
+            let start = Date()
+            let result = try evaluateModel(network, on: samples)
+            let seconds = Date().timeIntervalSince(start)
+            if json {
+                let data = try JSONEncoder().encode(result)
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print(String(format: "%@ on %@ (%d images, %d boxes): mAP@0.5 %.3f, mAP@[.5:.95] %.3f, precision %.3f, recall %.3f (%.1f s)",
+                             model, split.name, samples.count, result.groundTruthCount, result.mAP50, result.mAP50to95,
+                             result.precision, result.recall, seconds))
+                for (k, name) in network.config.classes.enumerated() {
+                    print(String(format: "  %@: AP@0.5 %.3f, AP@[.5:.95] %.3f", name, result.perClassAP50[k] ?? .nan, result.perClassAP50to95[k] ?? .nan))
+                }
+            }
         }
     }
 }

@@ -97,6 +97,27 @@ public func loadSamples(_ items: [DatasetItem]) throws -> [LoadedSample] {
     return try results.map { try $0!.get() }
 }
 
+/// mAP of `network` on `samples`, through the inference pipeline (batch norm folded,
+/// letterbox, decode, NMS with IoU 0.45 and at most 100 boxes per image), boxes compared in
+/// the original images' pixels. The score threshold is low (0.005) as mAP integrates over all
+/// thresholds (Ultralytics validates at 0.001).
+public func evaluateModel(_ network: Network, on samples: [LoadedSample], scoreThreshold: Float = 0.005) throws -> EvaluationResult {
+    let detector = try ObjectDetector(network: network)
+    var images: [EvaluationImage] = []
+    let step = 32
+    for start in stride(from: 0, to: samples.count, by: step) {
+        let chunk = Array(samples[start..<min(start + step, samples.count)])
+        let detections = detector.detect(chunk.map(\.image), options: NMSOptions(scoreThreshold: scoreThreshold, maximumDetections: 100))
+        for (sample, found) in zip(chunk, detections) {
+            let truth = sample.objects.map {
+                LabeledObject(classIndex: $0.classIndex, box: $0.box.scaled(x: Float(sample.image.width), y: Float(sample.image.height)))
+            }
+            images.append(EvaluationImage(detections: found, groundTruth: truth))
+        }
+    }
+    return Detector.evaluate(images, classCount: network.config.classes.count)
+}
+
 /// The training loop: data set → letterbox → augmentation → batch → forward → loss components
 /// → backward → Adam → checkpoint, log, plots.
 public final class Trainer {
@@ -188,23 +209,9 @@ public final class Trainer {
         return base * (floor + (1 - floor) * 0.5 * (1 + cos(Float.pi * progress)))
     }
 
-    /// Detections for samples, in normalised network coordinates, with their targets mapped the
-    /// same way (IoU and so mAP are invariant to this scaling).
+    /// mAP of the network as it is now on `samples` (see `evaluateModel`).
     public func evaluate(_ samples: [LoadedSample], scoreThreshold: Float = 0.005) throws -> EvaluationResult {
-        let detector = try ObjectDetector(network: network)
-        var images: [EvaluationImage] = []
-        let step = 32
-        for start in stride(from: 0, to: samples.count, by: step) {
-            let chunk = Array(samples[start..<min(start + step, samples.count)])
-            let detections = detector.detect(chunk.map(\.image), options: NMSOptions(scoreThreshold: scoreThreshold, maximumDetections: 100))
-            for (sample, found) in zip(chunk, detections) {
-                let truth = sample.objects.map {
-                    LabeledObject(classIndex: $0.classIndex, box: $0.box.scaled(x: Float(sample.image.width), y: Float(sample.image.height)))
-                }
-                images.append(EvaluationImage(detections: found, groundTruth: truth))
-            }
-        }
-        return Detector.evaluate(images, classCount: config.classes.count)
+        try evaluateModel(network, on: samples, scoreThreshold: scoreThreshold)
     }
 
     /// Draws predictions (and the ground truth, thinner) for samples into `folder`.
