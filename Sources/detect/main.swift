@@ -59,7 +59,7 @@ struct Detect: ParsableCommand {
                     } else {
                         target = stem.path + ".detections.png"
                     }
-                    try PNG.write(renderDetections(on: image, detections: detections, classNames: detector.classNames), to: target)
+                    try PNG.write(renderDetections(on: image, detections: detections, classNames: detector.classNames, minimumSide: 512), to: target)
                     FileHandle.standardError.write(Data("wrote \(target)\n".utf8))
                 }
             } catch {

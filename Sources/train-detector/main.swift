@@ -9,14 +9,22 @@ struct TrainDetector: ParsableCommand {
         abstract: "Train a tiny YOLOv2-style detector on the CPU, check that it can learn, and inspect its data.",
         discussion: """
         Examples:
-          train-detector --overfit 20                 learn 20 images; renders and a verdict
-          train-detector --epochs 30                  train on the built-in synthetic shapes
-          train-detector --data my-set --out runs/a   train on a YOLO-format data set
-          train-detector generate --out data/shapes   write the synthetic data set
-          train-detector show-data samples            render labels as the network sees them
-          train-detector anchors 5                    anchors by k-means (1 - IoU) on the labels
-          train-detector export runs/a/best.safetensors --out model.safetensors --int8
-          train-detector evaluate model.safetensors   mAP on the validation split
+          train-detector --overfit 20
+              learn 20 images, render them and say whether the network learned
+          train-detector --epochs 30
+              train on the built-in synthetic shapes (generated on first use)
+          train-detector --data my-set --out runs/a
+              train on a YOLO-format data set
+          train-detector generate --out data/shapes
+              write the synthetic data set
+          train-detector show-data samples
+              render the labels as the network sees them (after letterboxing)
+          train-detector anchors 5
+              anchors by k-means (distance 1 - IoU) on the training labels
+          train-detector export runs/a/best.safetensors --out m.safetensors --int8
+              an inference file without optimizer state, kernels in int8
+          train-detector evaluate m.safetensors
+              mAP@0.5 and mAP@[.5:.95] on the validation split
         """,
         subcommands: [Train.self, Generate.self, ShowData.self, Anchors.self, Export.self, Evaluate.self],
         defaultSubcommand: Train.self)
@@ -202,7 +210,7 @@ struct ShowData: ParsableCommand {
                 var objects = item.objects.map { LabeledObject(classIndex: $0.classIndex, box: transform.sourceNormalisedToNetworkNormalised($0.box)) }
                 if augment { (input, objects) = Detector.augment(input, objects: objects, settings: .standard, rng: &rng) }
                 let boxes = objects.map { Detection(box: $0.box.scaled(x: Float(input.width), y: Float(input.height)), classIndex: $0.classIndex, score: 1) }
-                let picture = renderDetections(on: input.image, detections: boxes, classNames: dataset.classNames)
+                let picture = renderDetections(on: input.image, detections: boxes, classNames: dataset.classNames, minimumSide: 512)
                 let name = URL(fileURLWithPath: item.imagePath).deletingPathExtension().lastPathComponent
                 let path = "\(out)/\(name).png"
                 try PNG.write(picture, to: path)

@@ -17,6 +17,19 @@ public struct RGB: Hashable, Sendable {
 }
 
 extension Image {
+    /// The image `factor` times larger on each side, nearest neighbour.
+    public func enlarged(by factor: Int) -> Image {
+        var out = [UInt8](repeating: 0, count: width * height * factor * factor * 3)
+        let w = width * factor
+        for y in 0..<(height * factor) {
+            for x in 0..<w {
+                let s = ((y / factor) * width + x / factor) * 3, d = (y * w + x) * 3
+                out[d] = pixels[s]; out[d + 1] = pixels[s + 1]; out[d + 2] = pixels[s + 2]
+            }
+        }
+        return Image(width: w, height: height * factor, pixels: out)
+    }
+
     /// Sets one pixel; outside the image nothing happens.
     @inline(__always)
     public mutating func setPixel(x: Int, y: Int, _ color: RGB) {
@@ -103,8 +116,20 @@ extension Image {
 /// Draws detections (pixel boxes of `image`) with a class-coloured outline and a tag
 /// "name 0.87"; ground truth, when given, as thin dashed outlines with a small "gt name" tag
 /// at their bottom, so a person can compare the two.
+///
+/// With `minimumSide`, a small image is first enlarged by an integer factor (nearest
+/// neighbour, so pixels stay sharp) until its short side reaches it, so that the tags stay
+/// readable next to the shapes; boxes are scaled with it.
 public func renderDetections(on image: Image, detections: [Detection], classNames: [String],
-                             groundTruth: [LabeledObject]? = nil) -> Image {
+                             groundTruth: [LabeledObject]? = nil, minimumSide: Int = 0) -> Image {
+    let factor = max(1, Int((Double(minimumSide) / Double(max(1, min(image.width, image.height)))).rounded(.up)))
+    if factor > 1 {
+        let f = Float(factor)
+        return renderDetections(on: image.enlarged(by: factor),
+                                detections: detections.map { Detection(box: $0.box.scaled(x: f, y: f), classIndex: $0.classIndex, score: $0.score) },
+                                classNames: classNames,
+                                groundTruth: groundTruth?.map { LabeledObject(classIndex: $0.classIndex, box: $0.box.scaled(x: f, y: f)) })
+    }
     var canvas = image
     let shortSide = min(image.width, image.height)
     let scale = shortSide >= 600 ? 3 : shortSide >= 300 ? 2 : 1

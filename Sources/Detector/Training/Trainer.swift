@@ -224,7 +224,7 @@ public final class Trainer {
             let truth = sample.objects.map {
                 LabeledObject(classIndex: $0.classIndex, box: $0.box.scaled(x: Float(sample.image.width), y: Float(sample.image.height)))
             }
-            let picture = renderDetections(on: sample.image, detections: found, classNames: config.classes, groundTruth: truth)
+            let picture = renderDetections(on: sample.image, detections: found, classNames: config.classes, groundTruth: truth, minimumSide: 512)
             let path = folder + "/" + sample.name + ".png"
             try PNG.write(picture, to: path)
             paths.append(path)
