@@ -225,7 +225,37 @@ extension Conv2D {
                     let n = r / oh, oy = r % oh
                     let image = input + n * imageCount
                     let yLow = max(0, pad - oy * s), yHigh = min(k, h + pad - oy * s)
-                    for ox in 0..<ow {
+                    // Interior columns: every tap inside the image on x.
+                    let interiorLow = min(ow, (pad + s - 1) / s)
+                    let interiorHigh = max(interiorLow, min(ow, (w - k + pad) / s + 1))
+                    var ox = 0
+                    while ox < ow {
+                        if k == 3 && ox >= interiorLow && ox + 4 <= interiorHigh {
+                            // Four output pixels at once: four independent accumulator chains
+                            // share each kernel-row load.
+                            let out = output + ((n * oh + oy) * ow + ox) * f
+                            var co = 0
+                            while co < f {
+                                var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+                                for ky in yLow..<yHigh {
+                                    let src = image + ((oy * s + ky - pad) * w + ox * s - pad) * c
+                                    let wRow = wk + ky * k * c * f + co
+                                    for t in 0..<(3 * c) {
+                                        // Tap t = kx·c + ci; pixel j reads src[j·s·c + t].
+                                        let wv = load16(wRow + t * f)
+                                        a0 += src[t] * wv
+                                        a1 += src[s * c + t] * wv
+                                        a2 += src[2 * s * c + t] * wv
+                                        a3 += src[3 * s * c + t] * wv
+                                    }
+                                }
+                                store16(a0, out + co); store16(a1, out + f + co)
+                                store16(a2, out + 2 * f + co); store16(a3, out + 3 * f + co)
+                                co += 16
+                            }
+                            ox += 4
+                            continue
+                        }
                         let out = output + ((n * oh + oy) * ow + ox) * f
                         let xLow = max(0, pad - ox * s), xHigh = min(k, w + pad - ox * s)
                         var co = 0
@@ -241,6 +271,7 @@ extension Conv2D {
                             store16(acc, out + co)
                             co += 16
                         }
+                        ox += 1
                     }
                 }
             }
@@ -262,7 +293,36 @@ extension Conv2D {
                 let n = r / oh, oy = r % oh
                 let image = input + n * imageCount
                 let yLow = max(0, pad - oy * s), yHigh = min(k, h + pad - oy * s)
+                let interiorLow = min(ow, (pad + s - 1) / s)
+                let interiorHigh = max(interiorLow, min(ow, (w - k + pad) / s + 1))
+                if k == 3 {
+                    // Interior columns: for each kernel row and input channel, the three taps
+                    // kx = 0, 1, 2 accumulate in registers over the whole row, then once into dw.
+                    let gRow = gradientOutput + (n * oh + oy) * ow * f
+                    var co = 0
+                    while co < f {
+                        for ky in yLow..<yHigh {
+                            let srcRow = image + (oy * s + ky - pad) * w * c
+                            for ci in 0..<c {
+                                var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>()
+                                for ox in interiorLow..<interiorHigh {
+                                    let gv = load16(gRow + ox * f + co)
+                                    let x = srcRow + (ox * s - pad) * c + ci
+                                    a0 += x[0] * gv
+                                    a1 += x[c] * gv
+                                    a2 += x[2 * c] * gv
+                                }
+                                let d = dw + (ky * k * c + ci) * f + co
+                                store16(load16(d) + a0, d)
+                                store16(load16(d + c * f) + a1, d + c * f)
+                                store16(load16(d + 2 * c * f) + a2, d + 2 * c * f)
+                            }
+                        }
+                        co += 16
+                    }
+                }
                 for ox in 0..<ow {
+                    if k == 3 && ox >= interiorLow && ox < interiorHigh { continue }
                     let g = gradientOutput + ((n * oh + oy) * ow + ox) * f
                     let xLow = max(0, pad - ox * s), xHigh = min(k, w + pad - ox * s)
                     var co = 0
