@@ -99,7 +99,44 @@ public final class DepthwiseConv2D: Layer {
                 let n = r / oh, oy = r % oh
                 let image = input + n * imageCount
                 let yLow = max(0, pad - oy * s), yHigh = min(k, h + pad - oy * s)
+                // Interior columns (every tap inside on x), k = 3: the three taps of a kernel row
+                // accumulate in registers over the whole row, then once into dw.
+                let interiorLow = min(ow, (pad + s - 1) / s)
+                let interiorHigh = k == 3 ? max(interiorLow, min(ow, (w - k + pad) / s + 1)) : interiorLow
+                if interiorHigh > interiorLow {
+                    let gRow = dOut + (n * oh + oy) * ow * c
+                    for ky in yLow..<yHigh {
+                        let srcRow = image + (oy * s + ky - pad) * w * c
+                        let dwRow = dw + ky * k * c
+                        var ch = 0
+                        while ch < vectorEnd {
+                            var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>()
+                            for ox in interiorLow..<interiorHigh {
+                                let gv = load16(gRow + ox * c + ch)
+                                let x = srcRow + (ox * s - pad) * c + ch
+                                a0 += gv * load16(x)
+                                a1 += gv * load16(x + c)
+                                a2 += gv * load16(x + 2 * c)
+                            }
+                            store16(load16(dwRow + ch) + a0, dwRow + ch)
+                            store16(load16(dwRow + c + ch) + a1, dwRow + c + ch)
+                            store16(load16(dwRow + 2 * c + ch) + a2, dwRow + 2 * c + ch)
+                            ch += 16
+                        }
+                        while ch < c {
+                            var a0: Float = 0, a1: Float = 0, a2: Float = 0
+                            for ox in interiorLow..<interiorHigh {
+                                let gv = gRow[ox * c + ch]
+                                let x = srcRow + (ox * s - pad) * c + ch
+                                a0 += gv * x[0]; a1 += gv * x[c]; a2 += gv * x[2 * c]
+                            }
+                            dwRow[ch] += a0; dwRow[c + ch] += a1; dwRow[2 * c + ch] += a2
+                            ch += 1
+                        }
+                    }
+                }
                 for ox in 0..<ow {
+                    if ox >= interiorLow && ox < interiorHigh { continue }
                     let g = dOut + ((n * oh + oy) * ow + ox) * c
                     let xLow = max(0, pad - ox * s), xHigh = min(k, w + pad - ox * s)
                     for ky in yLow..<yHigh {
