@@ -176,13 +176,15 @@ public final class DepthwiseConv2D: Layer {
                         while ch < c { dst[ch] = 0; ch += 1 }
                         for ky in 0..<k {
                             let t = y + pad - ky
-                            if t < 0 || t % s != 0 { continue }
-                            let oy = t / s
+                            // Strides 1 and 2 without integer division (it would cost more than
+                            // the taps themselves).
+                            if t < 0 || (s == 2 ? t & 1 != 0 : (s != 1 && t % s != 0)) { continue }
+                            let oy = s == 1 ? t : (s == 2 ? t >> 1 : t / s)
                             if oy >= oh { continue }
                             for kx in 0..<k {
                                 let u = x + pad - kx
-                                if u < 0 || u % s != 0 { continue }
-                                let ox = u / s
+                                if u < 0 || (s == 2 ? u & 1 != 0 : (s != 1 && u % s != 0)) { continue }
+                                let ox = s == 1 ? u : (s == 2 ? u >> 1 : u / s)
                                 if ox >= ow { continue }
                                 let g = dOut + ((n * oh + oy) * ow + ox) * c
                                 let wt = wk + (ky * k + kx) * c
