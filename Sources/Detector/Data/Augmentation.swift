@@ -1,18 +1,19 @@
 import Foundation
 
 /// Random changes to a training image, so the network sees more than the data set holds.
-/// Applied to the letterboxed network input, boxes normalised to it.
+/// Applied to the letterboxed network input (values in [0, 1]), boxes normalised to it.
 public struct AugmentationSettings: Hashable, Sendable {
     /// Probability of a horizontal flip.
     public var flip: Float
-    /// Zoom factor drawn from [1 − scale, 1 + scale].
+    /// Zoom factor drawn uniformly from [1 − scale, 1 + scale], about the image centre.
     public var scale: Float
-    /// Shift drawn from [−translate, translate] of the image side, on each axis.
+    /// Shift drawn uniformly from [−translate, translate] of the image side, on each axis.
     public var translate: Float
-    /// Hue shift drawn from [−hue, hue] (fraction of the colour circle).
+    /// Hue shift drawn uniformly from [−hue, hue], in turns of the colour circle.
     public var hue: Float
-    /// Saturation and value gains drawn from [1 − x, 1 + x].
+    /// Saturation gain drawn uniformly from [1 − saturation, 1 + saturation].
     public var saturation: Float
+    /// Value (brightness) gain drawn uniformly from [1 − value, 1 + value].
     public var value: Float
 
     public init(flip: Float, scale: Float, translate: Float, hue: Float, saturation: Float, value: Float) {
@@ -21,88 +22,118 @@ public struct AugmentationSettings: Hashable, Sendable {
     }
 
     public static let none = AugmentationSettings(flip: 0, scale: 0, translate: 0, hue: 0, saturation: 0, value: 0)
-    /// Ultralytics' defaults for hue, saturation and value (0.015, 0.7, 0.4) and milder
-    /// geometry (±20% scale and shift).
-    public static let standard = AugmentationSettings(flip: 0.5, scale: 0.2, translate: 0.2, hue: 0.015, saturation: 0.7, value: 0.4)
+    /// Flip half the time, ±20% zoom and shift, and colour jitter a little milder than
+    /// Ultralytics' defaults (hsv_h 0.015, hsv_s 0.7, hsv_v 0.4): saturation ×[0.5, 1.5] and
+    /// value ×[0.7, 1.3], so that a shape keeps most of its contrast against the background.
+    public static let standard = AugmentationSettings(flip: 0.5, scale: 0.2, translate: 0.2, hue: 0.015, saturation: 0.5, value: 0.3)
 }
 
-/// Boxes whose visible part is under this many pixels on a side, or under this fraction of
-/// their area, are dropped after a shift or zoom.
-let minimumVisibleSide: Float = 2
-let minimumVisibleFraction: Float = 0.2
+/// A box whose visible part is under `minimumVisibleSide` pixels on a side, or under
+/// `minimumVisibleFraction` of its transformed area, is dropped after a zoom or shift (the
+/// rule of Ultralytics' `box_candidates`, with its 2 px side).
+public let minimumVisibleSide: Float = 2
+public let minimumVisibleFraction: Float = 0.2
 
-/// Flip, zoom and shift (bilinear, gray padding), then HSV jitter. Boxes follow the geometry;
-/// boxes pushed (mostly) out of the image are dropped.
+/// Augments one training image and its boxes, drawing from `rng`:
+///
+/// 1. geometry — an optional horizontal flip x → 1 − x, then a zoom s about the centre and a
+///    shift (t_x, t_y): in normalised coordinates x' = (x − ½)·s + ½ + t_x, y' likewise.
+///    Pixels are resampled bilinearly through the inverse map; those mapping outside the
+///    source become the letterbox gray (0.5). Boxes are mapped the same way, clipped to the
+///    image, and dropped when too little of them stays visible (see `minimumVisibleSide`);
+/// 2. colour — hue shifted, saturation and value multiplied (HSV, clamped to [0, 1]) on every
+///    pixel that came from the source, so the new padding stays exactly 0.5 (the letterbox bars
+///    already in the source are jittered like the picture: as gray they only change value).
+///
+/// Seven numbers are drawn from `rng` whatever the settings, so a stream stays aligned across
+/// settings. With `.none` the image and the boxes come back unchanged. Channels other than 3
+/// get the geometry only. One output buffer is allocated; 256 x 256 takes about 1 ms.
 public func augment(_ image: FloatImage, objects: [LabeledObject], settings: AugmentationSettings,
                     rng: inout SplitMix64) -> (FloatImage, [LabeledObject]) {
-    let (w, h) = (image.width, image.height)
+    let (w, h, channels) = (image.width, image.height, image.channels)
     let flip = rng.nextUnitFloat() < settings.flip
     let s = 1 + settings.scale * (2 * rng.nextUnitFloat() - 1)
     let tx = settings.translate * (2 * rng.nextUnitFloat() - 1)
     let ty = settings.translate * (2 * rng.nextUnitFloat() - 1)
-    let dh = settings.hue * (2 * rng.nextUnitFloat() - 1)
-    let ds = 1 + settings.saturation * (2 * rng.nextUnitFloat() - 1)
-    let dv = 1 + settings.value * (2 * rng.nextUnitFloat() - 1)
+    let hueShift = settings.hue * (2 * rng.nextUnitFloat() - 1)
+    let saturationGain = 1 + settings.saturation * (2 * rng.nextUnitFloat() - 1)
+    let valueGain = 1 + settings.value * (2 * rng.nextUnitFloat() - 1)
+    let identity = !flip && s == 1 && tx == 0 && ty == 0
+    let colour = channels == 3 && (hueShift != 0 || saturationGain != 1 || valueGain != 1)
+    if identity && !colour { return (image, objects) }
 
-    // Geometry, in normalised coordinates: x' = (x − ½)·s + ½ + tx, after an optional flip x → 1 − x.
-    var boxes: [LabeledObject] = []
-    for o in objects {
-        var b = o.box
-        if flip { b = BoundingBox(x1: 1 - b.x2, y1: b.y1, x2: 1 - b.x1, y2: b.y2) }
-        b = BoundingBox(x1: (b.x1 - 0.5) * s + 0.5 + tx, y1: (b.y1 - 0.5) * s + 0.5 + ty,
-                        x2: (b.x2 - 0.5) * s + 0.5 + tx, y2: (b.y2 - 0.5) * s + 0.5 + ty)
-        let clipped = b.clamped(width: 1, height: 1)
-        if clipped.width * Float(w) < minimumVisibleSide || clipped.height * Float(h) < minimumVisibleSide { continue }
-        if clipped.area < minimumVisibleFraction * b.area { continue }
-        boxes.append(LabeledObject(classIndex: o.classIndex, box: clipped))
+    var boxes = objects
+    if !identity {
+        boxes = []
+        for o in objects {
+            var b = o.box
+            if flip { b = BoundingBox(x1: 1 - b.x2, y1: b.y1, x2: 1 - b.x1, y2: b.y2) }
+            b = BoundingBox(x1: (b.x1 - 0.5) * s + 0.5 + tx, y1: (b.y1 - 0.5) * s + 0.5 + ty,
+                            x2: (b.x2 - 0.5) * s + 0.5 + tx, y2: (b.y2 - 0.5) * s + 0.5 + ty)
+            let clipped = b.clamped(width: 1, height: 1)
+            if clipped.width * Float(w) < minimumVisibleSide || clipped.height * Float(h) < minimumVisibleSide { continue }
+            if clipped.area < minimumVisibleFraction * b.area { continue }
+            boxes.append(LabeledObject(classIndex: o.classIndex, box: clipped))
+        }
     }
 
-    var out = [Float](repeating: letterboxPadValue, count: w * h * 3)
-    let identity = !flip && s == 1 && tx == 0 && ty == 0
+    // The inverse map in source pixel coordinates (centres at k + ½): for output pixel x,
+    // sx = A·x + B with A = ±1/s. For s = 1 and no shift this is exactly x or w − 1 − x, so a
+    // flip moves pixels without interpolation.
+    let (fw, fh) = (Float(w), Float(h))
+    let ax: Float = flip ? -1 / s : 1 / s
+    let bx: Float = flip ? 0.5 * fw - (0.5 - 0.5 * fw - tx * fw) / s - 0.5 : (0.5 - 0.5 * fw - tx * fw) / s + 0.5 * fw - 0.5
+    let ay: Float = 1 / s
+    let by: Float = (0.5 - 0.5 * fh - ty * fh) / s + 0.5 * fh - 0.5
+    var out = [Float](repeating: letterboxPadValue, count: w * h * channels)
     image.pixels.withUnsafeBufferPointer { src in
         out.withUnsafeMutableBufferPointer { dst in
-            if identity { dst.baseAddress!.update(from: src.baseAddress!, count: src.count); return }
+            if identity {
+                dst.baseAddress!.update(from: src.baseAddress!, count: src.count)
+                for i in stride(from: 0, to: dst.count, by: 3) { jitter(dst, at: i, hueShift, saturationGain, valueGain) }
+                return
+            }
             for y in 0..<h {
-                // Inverse map of the pixel centre back to the source.
-                let ny = ((Float(y) + 0.5) / Float(h) - 0.5 - ty) / s + 0.5
-                let sy = ny * Float(h) - 0.5
-                if sy < -0.5 || sy > Float(h) - 0.5 { continue }
-                let cy = min(max(sy, 0), Float(h - 1))
+                let sy = ay * Float(y) + by
+                guard sy >= -0.5, sy <= fh - 0.5 else { continue }
+                let cy = min(max(sy, 0), fh - 1)
                 let y0 = Int(cy), y1 = min(y0 + 1, h - 1), fy = cy - Float(y0)
                 for x in 0..<w {
-                    var nx = ((Float(x) + 0.5) / Float(w) - 0.5 - tx) / s + 0.5
-                    if flip { nx = 1 - nx }
-                    let sx = nx * Float(w) - 0.5
-                    if sx < -0.5 || sx > Float(w) - 0.5 { continue }
-                    let cx = min(max(sx, 0), Float(w - 1))
+                    let sx = ax * Float(x) + bx
+                    guard sx >= -0.5, sx <= fw - 0.5 else { continue }
+                    let cx = min(max(sx, 0), fw - 1)
                     let x0 = Int(cx), x1 = min(x0 + 1, w - 1), fx = cx - Float(x0)
-                    let o = (y * w + x) * 3
-                    for c in 0..<3 {
-                        let a = src[(y0 * w + x0) * 3 + c], b = src[(y0 * w + x1) * 3 + c]
-                        let d = src[(y1 * w + x0) * 3 + c], e = src[(y1 * w + x1) * 3 + c]
-                        let top = a + (b - a) * fx, bottom = d + (e - d) * fx
+                    let o = (y * w + x) * channels
+                    let i00 = (y0 * w + x0) * channels, i01 = (y0 * w + x1) * channels
+                    let i10 = (y1 * w + x0) * channels, i11 = (y1 * w + x1) * channels
+                    for c in 0..<channels {
+                        let top = src[i00 + c] + (src[i01 + c] - src[i00 + c]) * fx
+                        let bottom = src[i10 + c] + (src[i11 + c] - src[i10 + c]) * fx
                         dst[o + c] = top + (bottom - top) * fy
                     }
+                    if colour { jitter(dst, at: o, hueShift, saturationGain, valueGain) }
                 }
             }
         }
     }
-    if dh != 0 || ds != 1 || dv != 1 {
-        out.withUnsafeMutableBufferPointer { p in
-            for i in stride(from: 0, to: p.count, by: 3) {
-                var (hh, ss, vv) = rgbToHSV(p[i], p[i + 1], p[i + 2])
-                hh = (hh + dh).truncatingRemainder(dividingBy: 1); if hh < 0 { hh += 1 }
-                ss = min(ss * ds, 1); vv = min(vv * dv, 1)
-                (p[i], p[i + 1], p[i + 2]) = hsvToRGB(hh, ss, vv)
-            }
-        }
-    }
-    return (FloatImage(width: w, height: h, channels: 3, pixels: out), boxes)
+    return (FloatImage(width: w, height: h, channels: channels, pixels: out), boxes)
 }
 
-/// RGB in [0, 1] → hue in [0, 1), saturation, value.
+/// HSV jitter of the RGB pixel at `i`: hue + shift (mod 1), saturation × gain and value × gain,
+/// clamped to [0, 1].
 @inline(__always)
-func rgbToHSV(_ r: Float, _ g: Float, _ b: Float) -> (Float, Float, Float) {
+private func jitter(_ p: UnsafeMutableBufferPointer<Float>, at i: Int, _ hueShift: Float, _ saturationGain: Float, _ valueGain: Float) {
+    var (hue, saturation, value) = rgbToHSV(p[i], p[i + 1], p[i + 2])
+    hue += hueShift
+    hue -= hue.rounded(.down)
+    saturation = min(max(saturation * saturationGain, 0), 1)
+    value = min(max(value * valueGain, 0), 1)
+    (p[i], p[i + 1], p[i + 2]) = hsvToRGB(hue, saturation, value)
+}
+
+/// RGB in [0, 1] → hue in [0, 1) (turns), saturation, value (the hexcone model, as OpenCV).
+@inline(__always)
+public func rgbToHSV(_ r: Float, _ g: Float, _ b: Float) -> (hue: Float, saturation: Float, value: Float) {
     let maxC = max(r, g, b), minC = min(r, g, b), delta = maxC - minC
     var hue: Float = 0
     if delta > 0 {
@@ -113,18 +144,19 @@ func rgbToHSV(_ r: Float, _ g: Float, _ b: Float) -> (Float, Float, Float) {
     return (hue, maxC > 0 ? delta / maxC : 0, maxC)
 }
 
+/// The inverse of `rgbToHSV` for hue in [0, 1).
 @inline(__always)
-func hsvToRGB(_ h: Float, _ s: Float, _ v: Float) -> (Float, Float, Float) {
-    let h6 = h * 6
-    let sector = Int(h6) % 6
-    let f = h6 - Float(Int(h6))
-    let p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f))
+public func hsvToRGB(_ hue: Float, _ saturation: Float, _ value: Float) -> (red: Float, green: Float, blue: Float) {
+    let h6 = hue * 6
+    let sector = Int(h6)
+    let f = h6 - Float(sector)
+    let p = value * (1 - saturation), q = value * (1 - saturation * f), t = value * (1 - saturation * (1 - f))
     switch sector {
-    case 0: return (v, t, p)
-    case 1: return (q, v, p)
-    case 2: return (p, v, t)
-    case 3: return (p, q, v)
-    case 4: return (t, p, v)
-    default: return (v, p, q)
+    case 0: return (value, t, p)
+    case 1: return (q, value, p)
+    case 2: return (p, value, t)
+    case 3: return (p, q, value)
+    case 4: return (t, p, value)
+    default: return (value, p, q)
     }
 }
