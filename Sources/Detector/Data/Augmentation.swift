@@ -50,6 +50,8 @@ public let minimumVisibleFraction: Float = 0.2
 /// get the geometry only. One output buffer is allocated; 256 x 256 takes about 1 ms.
 public func augment(_ image: FloatImage, objects: [LabeledObject], settings: AugmentationSettings,
                     rng: inout SplitMix64) -> (FloatImage, [LabeledObject]) {
+    precondition([settings.flip, settings.scale, settings.translate, settings.hue, settings.saturation, settings.value].allSatisfy(\.isFinite)
+                 && settings.scale < 0.95, "augmentation settings must be finite, with scale < 0.95")
     let (w, h, channels) = (image.width, image.height, image.channels)
     let flip = rng.nextUnitFloat() < settings.flip
     let s = 1 + settings.scale * (2 * rng.nextUnitFloat() - 1)
@@ -64,12 +66,13 @@ public func augment(_ image: FloatImage, objects: [LabeledObject], settings: Aug
 
     var boxes = objects
     if !identity {
+        let offsetX = 0.5 - 0.5 * s + tx, offsetY = 0.5 - 0.5 * s + ty
         boxes = []
         for o in objects {
             var b = o.box
             if flip { b = BoundingBox(x1: 1 - b.x2, y1: b.y1, x2: 1 - b.x1, y2: b.y2) }
-            b = BoundingBox(x1: (b.x1 - 0.5) * s + 0.5 + tx, y1: (b.y1 - 0.5) * s + 0.5 + ty,
-                            x2: (b.x2 - 0.5) * s + 0.5 + tx, y2: (b.y2 - 0.5) * s + 0.5 + ty)
+            // x' = x·s + (½ − ½s + t_x): exactly x when s = 1 and t_x = 0.
+            b = BoundingBox(x1: b.x1 * s + offsetX, y1: b.y1 * s + offsetY, x2: b.x2 * s + offsetX, y2: b.y2 * s + offsetY)
             let clipped = b.clamped(width: 1, height: 1)
             if clipped.width * Float(w) < minimumVisibleSide || clipped.height * Float(h) < minimumVisibleSide { continue }
             if clipped.area < minimumVisibleFraction * b.area { continue }
@@ -86,21 +89,27 @@ public func augment(_ image: FloatImage, objects: [LabeledObject], settings: Aug
     let ay: Float = 1 / s
     let by: Float = (0.5 - 0.5 * fh - ty * fh) / s + 0.5 * fh - 0.5
     var out = [Float](repeating: letterboxPadValue, count: w * h * channels)
+    let jitter = ColourJitter(hueShift: hueShift, saturationGain: saturationGain, valueGain: valueGain)
     image.pixels.withUnsafeBufferPointer { src in
         out.withUnsafeMutableBufferPointer { dst in
             if identity {
                 dst.baseAddress!.update(from: src.baseAddress!, count: src.count)
-                for i in stride(from: 0, to: dst.count, by: 3) { jitter(dst, at: i, hueShift, saturationGain, valueGain) }
+                jitter.apply(dst.baseAddress!, pixels: w * h)
                 return
             }
+            // Output columns whose source lies in [−½, w − ½] (the rest stay padding): an interval.
+            let (xa, xb) = (((-0.5 - bx) / ax), ((fw - 0.5 - bx) / ax))
+            let xStart = max(0, Int(min(xa, xb).rounded(.up)) - 1), xEnd = min(w, Int(max(xa, xb).rounded(.down)) + 2)
             for y in 0..<h {
                 let sy = ay * Float(y) + by
                 guard sy >= -0.5, sy <= fh - 0.5 else { continue }
                 let cy = min(max(sy, 0), fh - 1)
                 let y0 = Int(cy), y1 = min(y0 + 1, h - 1), fy = cy - Float(y0)
-                for x in 0..<w {
+                var first = w, last = -1
+                for x in xStart..<max(xStart, xEnd) {
                     let sx = ax * Float(x) + bx
                     guard sx >= -0.5, sx <= fw - 0.5 else { continue }
+                    first = min(first, x); last = x
                     let cx = min(max(sx, 0), fw - 1)
                     let x0 = Int(cx), x1 = min(x0 + 1, w - 1), fx = cx - Float(x0)
                     let o = (y * w + x) * channels
@@ -111,24 +120,78 @@ public func augment(_ image: FloatImage, objects: [LabeledObject], settings: Aug
                         let bottom = src[i10 + c] + (src[i11 + c] - src[i10 + c]) * fx
                         dst[o + c] = top + (bottom - top) * fy
                     }
-                    if colour { jitter(dst, at: o, hueShift, saturationGain, valueGain) }
                 }
+                if colour && first <= last { jitter.apply(dst.baseAddress! + (y * w + first) * 3, pixels: last - first + 1) }
             }
         }
     }
     return (FloatImage(width: w, height: h, channels: channels, pixels: out), boxes)
 }
 
-/// HSV jitter of the RGB pixel at `i`: hue + shift (mod 1), saturation × gain and value × gain,
-/// clamped to [0, 1].
-@inline(__always)
-private func jitter(_ p: UnsafeMutableBufferPointer<Float>, at i: Int, _ hueShift: Float, _ saturationGain: Float, _ valueGain: Float) {
-    var (hue, saturation, value) = rgbToHSV(p[i], p[i + 1], p[i + 2])
-    hue += hueShift
-    hue -= hue.rounded(.down)
-    saturation = min(max(saturation * saturationGain, 0), 1)
-    value = min(max(value * valueGain, 0), 1)
-    (p[i], p[i + 1], p[i + 2]) = hsvToRGB(hue, saturation, value)
+/// HSV jitter of RGB pixels: hue + shift (mod 1), saturation × gain and value × gain, each
+/// clamped to [0, 1]. The model of `rgbToHSV` / `hsvToRGB`, eight pixels at a time with
+/// masks instead of branches, and the branch-free hexcone inverse
+/// c_n = V − V·S·clamp(min(k, 4 − k), 0, 1), k = (n + 6H) mod 6, n = 5, 3, 1 for R, G, B.
+struct ColourJitter {
+    var hueShift: Float, saturationGain: Float, valueGain: Float
+
+    /// Jitters `pixels` interleaved RGB pixels in place.
+    func apply(_ p: UnsafeMutablePointer<Float>, pixels count: Int) {
+        typealias V = SIMD8<Float>
+        var k = 0
+        while k < count {
+            let n = min(8, count - k)
+            let r: V, g: V, b: V
+            if n == 8 {
+                let q = p + 3 * k
+                r = V(q[0], q[3], q[6], q[9], q[12], q[15], q[18], q[21])
+                g = V(q[1], q[4], q[7], q[10], q[13], q[16], q[19], q[22])
+                b = V(q[2], q[5], q[8], q[11], q[14], q[17], q[20], q[23])
+            } else {
+                var (rr, gg, bb) = (V(), V(), V())
+                for j in 0..<n { rr[j] = p[3 * (k + j)]; gg[j] = p[3 * (k + j) + 1]; bb[j] = p[3 * (k + j) + 2] }
+                (r, g, b) = (rr, gg, bb)
+            }
+            let v = maximum(r, maximum(g, b))
+            let chroma = v - minimum(r, minimum(g, b))
+            let colourful = chroma .> 0
+            let c = V(repeating: 1).replacing(with: chroma, where: colourful)
+            // Hue in sextants: the red case last, so it wins ties as in rgbToHSV.
+            var h6 = 4 + (r - g) / c
+            h6.replace(with: 2 + (b - r) / c, where: v .== g)
+            h6.replace(with: (g - b) / c, where: v .== r)
+            h6 += 6 * hueShift
+            h6.replace(with: h6 + 6, where: h6 .< 0)
+            h6.replace(with: h6 - 6, where: h6 .>= 6)
+            let value = unitClamped(v * valueGain)
+            var saturation = unitClamped(chroma / maximum(v, V(repeating: 1e-12)) * saturationGain)
+            saturation.replace(with: 0, where: .!colourful)
+            let vs = value * saturation
+            func channel(_ offset: Float) -> V {
+                var t = h6 + offset
+                t.replace(with: t - 6, where: t .>= 6)
+                return value - vs * unitClamped(minimum(t, 4 - t))
+            }
+            let (nr, ng, nb) = (channel(5), channel(3), channel(1))
+            if n == 8 {
+                let q = p + 3 * k
+                q[0] = nr[0]; q[3] = nr[1]; q[6] = nr[2]; q[9] = nr[3]; q[12] = nr[4]; q[15] = nr[5]; q[18] = nr[6]; q[21] = nr[7]
+                q[1] = ng[0]; q[4] = ng[1]; q[7] = ng[2]; q[10] = ng[3]; q[13] = ng[4]; q[16] = ng[5]; q[19] = ng[6]; q[22] = ng[7]
+                q[2] = nb[0]; q[5] = nb[1]; q[8] = nb[2]; q[11] = nb[3]; q[14] = nb[4]; q[17] = nb[5]; q[20] = nb[6]; q[23] = nb[7]
+            } else {
+                for j in 0..<n { p[3 * (k + j)] = nr[j]; p[3 * (k + j) + 1] = ng[j]; p[3 * (k + j) + 2] = nb[j] }
+            }
+            k += n
+        }
+    }
+
+    // The standard library's pointwiseMin/Max on SIMD8 are not inlined here (a call per vector,
+    // a third of the time); a compare and select is.
+    @inline(__always) private func minimum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .< a) }
+    @inline(__always) private func maximum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .> a) }
+    @inline(__always) private func unitClamped(_ a: SIMD8<Float>) -> SIMD8<Float> {
+        minimum(maximum(a, SIMD8(repeating: 0)), SIMD8(repeating: 1))
+    }
 }
 
 /// RGB in [0, 1] → hue in [0, 1) (turns), saturation, value (the hexcone model, as OpenCV).

@@ -134,8 +134,8 @@ public struct Dataset: Sendable {
         return Dataset(root: root, classNames: classNames, train: train, validation: validation, warnings: warnings)
     }
 
-    /// Class names, one per line (darknet's .names): surrounding spaces trimmed, blank lines
-    /// ignored; at least one name, no name twice.
+    /// Class names, one per line (darknet's .names; `\n` or `\r\n`): surrounding spaces trimmed,
+    /// blank lines ignored; at least one name, no name twice.
     public static func readClassNames(path: String) throws -> [String] {
         guard FileManager.default.fileExists(atPath: path) else {
             throw DatasetError(path: path, kind: .missingClasses, reason: "missing: a data set needs classes.txt with one class name per line")
@@ -145,7 +145,7 @@ public struct Dataset: Sendable {
         }
         var names: [String] = []
         var firstLine: [String: Int] = [:]
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let name = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if name.isEmpty { continue }
             if let earlier = firstLine[name] {

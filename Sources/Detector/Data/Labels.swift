@@ -29,8 +29,7 @@ public let labelTolerance: Float = 1e-4
 
 /// Parses a YOLO label file (darknet / Ultralytics format): one object per line,
 /// `class_id cx cy w h`, the centre and size normalised to [0, 1] by the image's width and
-/// height. Blank lines, `\r\n` endings and extra spaces or tabs between and after fields are
-/// tolerated. Every other line must be exactly that:
+/// height. Blank lines, `\r\n` endings and extra spaces or tabs around fields are tolerated. Every other line must be exactly that:
 ///
 /// - five fields;
 /// - a class id that is an integer in `0..<classCount` (`1.0` and `-1` are errors);
@@ -45,12 +44,14 @@ public let labelTolerance: Float = 1e-4
 /// Throws a `LabelError` naming `source` and the line number.
 public func parseLabels(_ text: String, source: String, classCount: Int) throws -> [LabeledObject] {
     var objects: [LabeledObject] = []
-    for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+    // Split on Character.isNewline: "\r\n" is one Character in Swift, so splitting on "\n"
+    // alone would read a Windows file as a single line.
+    for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
         let lineNumber = index + 1
         func fail(_ kind: LabelError.Kind, _ reason: String) -> LabelError {
             LabelError(file: source, line: lineNumber, kind: kind, reason: reason)
         }
-        let fields = rawLine.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
+        let fields = rawLine.split(whereSeparator: { $0 == " " || $0 == "\t" })
         if fields.isEmpty { continue }
         guard fields.count == 5 else {
             let shown = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
