@@ -270,6 +270,11 @@ public struct SyntheticShapes: Sendable {
                   progress: progress)
     }
 
+    /// The committed demo set in samples/ is `writeSamples(to: "samples", count: demoCount,
+    /// seed: demoSeed)`: a seed no training run uses by default (they use 1).
+    public static let demoSeed: UInt64 = 7
+    public static let demoCount = 12
+
     /// Writes the one-split layout (classes.txt, images/, labels/) of images 0..<count of
     /// `seed`: the demo set in samples/.
     public static func writeSamples(to root: String, count: Int, seed: UInt64) throws {
