@@ -105,7 +105,7 @@ struct Train: ParsableCommand {
             if data == nil { try ensureSyntheticData(folder) }
             let dataset = try Dataset.load(path: folder)
             for w in dataset.warnings.prefix(10) { log("warning: \(w)") }
-            if dataset.warnings.count > 0 { log("warning: \(dataset.warnings.count) image(s) skipped for bad labels") }
+            if dataset.skippedImages > 0 { log("warning: \(dataset.skippedImages) image(s) skipped for bad labels") }
             guard dataset.classNames == config.classes else {
                 throw ValidationError("the data set's classes \(dataset.classNames) (\(folder)/classes.txt) differ from the config's \(config.classes) (\(self.config))")
             }
