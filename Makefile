@@ -9,9 +9,10 @@ APT_PKGS   := libpng-dev libopenblas-dev pkg-config
 DATA       ?= data/shapes
 MODEL      := models/tiny-dsc-shapes.safetensors
 # Shipped model: trained deterministically by `make model` (see README).
-MODEL_EPOCHS ?= 40
+MODEL_EPOCHS ?= 30
+MODEL_LR ?= 0.003
 
-.PHONY: all deps setup build test test-loss demo samples model bench bench-peers install clean
+.PHONY: all deps setup build test test-loss demo samples samples-demo model bench bench-peers install clean
 
 all: build
 
@@ -29,8 +30,10 @@ setup: deps build
 build: deps
 	$(SWIFT) build -c release
 
-# The whole suite (debug build; the library itself is compiled with -O, see Package.swift).
-test: setup
+# The whole suite (debug build of everything, the command tests run the built binaries; the
+# library itself is compiled with -O, see Package.swift).
+test: deps
+	$(SWIFT) build
 	$(SWIFT) test
 
 # Just the loss unit tests: assignment, targets, each component's value and gradient, and the
@@ -41,6 +44,10 @@ test-loss: deps
 # The synthetic shapes data set (2000 train + 200 val images, seed 1) in $(DATA).
 samples: build
 	$(BIN)/train-detector generate --out $(DATA) --train 2000 --val 200 --seed 1
+
+# Regenerates the committed demo set in samples/ (12 images, seed 7).
+samples-demo: build
+	rm -rf samples && $(BIN)/train-detector generate --demo --out samples
 
 demo: build
 	@test -f $(DATA)/classes.txt || $(BIN)/train-detector generate --out $(DATA) --train 2000 --val 200 --seed 1
@@ -57,7 +64,7 @@ demo: build
 # seed, same data, same binary give the same weights), then exports it without optimizer state.
 model: build
 	@test -f $(DATA)/classes.txt || $(BIN)/train-detector generate --out $(DATA) --train 2000 --val 200 --seed 1
-	$(BIN)/train-detector --data $(DATA) --config models/tiny-dsc-shapes.json --epochs $(MODEL_EPOCHS) --seed 1 --out runs/model
+	$(BIN)/train-detector --data $(DATA) --config models/tiny-dsc-shapes.json --epochs $(MODEL_EPOCHS) --lr $(MODEL_LR) --seed 1 --out runs/model
 	$(BIN)/train-detector export runs/model/best.safetensors --out $(MODEL)
 	$(BIN)/train-detector export runs/model/best.safetensors --out models/tiny-dsc-shapes-int8.safetensors --int8
 	$(BIN)/train-detector evaluate $(MODEL) --data $(DATA)

@@ -173,9 +173,16 @@ struct Generate: ParsableCommand {
     @Option(help: "Training images.") var train = defaultTrainCount
     @Option(help: "Validation images.") var val = defaultValCount
     @Option(help: "Seed.") var seed: UInt64 = 1
+    @Flag(help: "Write the demo set instead (one split, \(SyntheticShapes.demoCount) images, seed \(SyntheticShapes.demoSeed)): how samples/ was made.")
+    var demo = false
 
     func run() throws {
         try report {
+            if demo {
+                try SyntheticShapes.writeSamples(to: out, count: SyntheticShapes.demoCount, seed: SyntheticShapes.demoSeed)
+                print("wrote \(SyntheticShapes.demoCount) demo images to \(out)")
+                return
+            }
             let start = Date()
             try SyntheticShapes.writeDataset(to: out, trainCount: train, valCount: val, seed: seed) { done, total in
                 if stderrIsTerminal { FileHandle.standardError.write(Data("\r\(done)/\(total) images".utf8)) }

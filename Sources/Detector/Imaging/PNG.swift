@@ -83,12 +83,11 @@ public enum PNG {
         png.format = png_uint_32(PNG_FORMAT_RGB)
         defer { png_image_free(&png) }
         let stride = png_int_32(image.width * 3)
-        var size = 0
-        // First call measures, second writes.
-        let measured = image.pixels.withUnsafeBytes { raw in
-            png_image_write_to_memory(&png, nil, &size, 0, raw.baseAddress, stride, nil)
-        }
-        guard measured != 0, size > 0 else { throw ImageError(file: "<memory>", reason: "PNG encoding failed: \(message(of: png))") }
+        // One pass into a buffer big enough for incompressible data (zlib stored blocks:
+        // every row plus its filter byte, 5 bytes per 64 KB block, and room for the chunks),
+        // instead of libpng's measure-then-write, which compresses everything twice.
+        let rowBytes = image.height * (image.width * 3 + 1)
+        var size = rowBytes + rowBytes / 1000 + 4096
         var output = Data(count: size)
         let written = output.withUnsafeMutableBytes { out in
             image.pixels.withUnsafeBytes { raw in

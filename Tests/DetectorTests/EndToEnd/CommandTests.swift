@@ -112,3 +112,41 @@ let productsFolder: URL = {
         #expect(train.status == 0 && train.out.contains("--overfit") && train.out.contains("--resume"))
     }
 }
+
+@Suite(.serialized) struct ModelCommandTests {
+    @Test func exportWritesSmallerFilesThatStillDetect() throws {
+        let folder = try Fixtures.temporaryFolder("export")
+        let full = folder.appendingPathComponent("m.safetensors").path, small = folder.appendingPathComponent("q.safetensors").path
+        let a = try runCommand("train-detector", ["export", CommandTests.model.path, "--out", full])
+        let b = try runCommand("train-detector", ["export", CommandTests.model.path, "--out", small, "--int8"])
+        #expect(a.status == 0 && b.status == 0, "\(a.err) \(b.err)")
+        let checkpointSize = try FileManager.default.attributesOfItem(atPath: CommandTests.model.path)[.size] as! Int
+        let fullSize = try FileManager.default.attributesOfItem(atPath: full)[.size] as! Int
+        let smallSize = try FileManager.default.attributesOfItem(atPath: small)[.size] as! Int
+        #expect(fullSize < checkpointSize / 2)   // no optimizer moments
+        #expect(smallSize < fullSize / 2)
+        // Both load and give nearly the same detections on an image.
+        let image = tinySamples(count: 1)[0].image
+        let d1 = try ObjectDetector(modelPath: full).detect(image, options: NMSOptions(scoreThreshold: 0.05))
+        let d2 = try ObjectDetector(modelPath: small).detect(image, options: NMSOptions(scoreThreshold: 0.05))
+        #expect(!d1.isEmpty && !d2.isEmpty)
+        #expect(d1[0].classIndex == d2[0].classIndex && d1[0].box.iou(with: d2[0].box) > 0.9)
+    }
+
+    @Test func evaluateReportsMAPOnASplit() throws {
+        let folder = try Fixtures.temporaryFolder("eval-data")
+        for kind in ["images", "labels"] {
+            try FileManager.default.createDirectory(at: folder.appendingPathComponent(kind), withIntermediateDirectories: true)
+        }
+        try Data("circle\nsquare\ntriangle\n".utf8).write(to: folder.appendingPathComponent("classes.txt"))
+        for (k, sample) in tinySamples(count: 2).enumerated() {
+            try PNG.write(sample.image, to: folder.appendingPathComponent("images/\(k).png").path)
+            try Data(formatLabels(sample.objects).utf8).write(to: folder.appendingPathComponent("labels/\(k).txt"))
+        }
+        let r = try runCommand("train-detector", ["evaluate", CommandTests.model.path, "--data", folder.path, "--json"])
+        #expect(r.status == 0, "\(r.err)")
+        let object = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
+        let map = try #require(object?["mAP50"] as? Double)
+        #expect(map >= 0 && map <= 1)
+    }
+}
