@@ -57,6 +57,17 @@ func ensureSyntheticData(_ folder: String, seed: UInt64 = 1) throws {
     log(String(format: "generated in %.1f s", Date().timeIntervalSince(start)))
 }
 
+/// The data set at `path`, or the built-in synthetic shapes (generated on first use) without
+/// one; warnings and the count of skipped images go to stderr.
+func loadDataset(_ path: String?) throws -> Dataset {
+    let folder = path ?? defaultDataFolder
+    if path == nil { try ensureSyntheticData(folder) }
+    let dataset = try Dataset.load(path: folder)
+    for w in dataset.warnings.prefix(10) { log("warning: \(w)") }
+    if dataset.skippedImages > 0 { log("warning: \(dataset.skippedImages) image(s) skipped for bad labels") }
+    return dataset
+}
+
 func nextRunFolder() -> String {
     var n = 1
     while FileManager.default.fileExists(atPath: "runs/train-\(n)") { n += 1 }
@@ -102,10 +113,7 @@ struct Train: ParsableCommand {
         try report {
             let config = try ModelConfig.load(path: config)
             let folder = data ?? defaultDataFolder
-            if data == nil { try ensureSyntheticData(folder) }
-            let dataset = try Dataset.load(path: folder)
-            for w in dataset.warnings.prefix(10) { log("warning: \(w)") }
-            if dataset.skippedImages > 0 { log("warning: \(dataset.skippedImages) image(s) skipped for bad labels") }
+            let dataset = try loadDataset(data)
             guard dataset.classNames == config.classes else {
                 throw ValidationError("the data set's classes \(dataset.classNames) (\(folder)/classes.txt) differ from the config's \(config.classes) (\(self.config))")
             }
@@ -238,9 +246,7 @@ struct Anchors: ParsableCommand {
     func run() throws {
         try report {
             let config = try ModelConfig.load(path: config)
-            let folder = data ?? defaultDataFolder
-            if data == nil { try ensureSyntheticData(folder) }
-            let dataset = try Dataset.load(path: folder)
+            let dataset = try loadDataset(data)
             var sizes: [(width: Float, height: Float)] = []
             for item in dataset.train.items {
                 let header = try PNG.read(path: item.imagePath)
@@ -288,9 +294,7 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         try report {
-            let folder = data ?? defaultDataFolder
-            if data == nil { try ensureSyntheticData(folder) }
-            let dataset = try Dataset.load(path: folder)
+            let dataset = try loadDataset(data)
             let split = dataset.validation ?? dataset.train
             let network = try loadNetwork(path: model)
             guard dataset.classNames == network.config.classes else {

@@ -437,20 +437,7 @@ enum JSONValue: Hashable, Sendable, Codable, CustomStringConvertible {
         case let .bool(b): return b ? "true" : "false"
         case let .number(x):
             return x == x.rounded() && abs(x) < 1e15 ? String(Int64(x)) : "\(x)"
-        case let .string(s):
-            var out = "\""
-            for scalar in s.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                default:
-                    if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-                }
-            }
-            return out + "\""
+        case let .string(s): return jsonString(s)
         case let .array(a): return "[" + a.map { $0.text(order: order) }.joined(separator: ", ") + "]"
         case let .object(o):
             let keys = order.filter { o[$0] != nil } + o.keys.filter { !order.contains($0) }.sorted()
