@@ -9,17 +9,23 @@ public func sigmoid(_ x: Float) -> Float {
     return e / (1 + e)
 }
 
-/// e^x with the exponent capped, so a wild t_w or t_h decodes to a huge but finite box.
+/// e^{min(x, cap)}: a wild t_w or t_h (an untrained or diverging network) decodes to a huge but
+/// finite box (e^10 ≈ 22026 anchor sizes) instead of +∞, whose corners would be ±∞ and whose IoU
+/// NaN. Float's e^x overflows above x ≈ 88.7; the cap of 10 also keeps w · h finite. Large
+/// negative x underflows to 0 (an empty box), which is harmless.
 @inline(__always)
 public func cappedExp(_ x: Float, cap: Float = 10) -> Float { Foundation.exp(min(x, cap)) }
 
-/// Softmax of `logits` into `probabilities` (same count), stable for large logits (the maximum
-/// is subtracted first).
+/// Softmax of `logits` into `probabilities` (same count): p_k = e^{z_k − m} / Σ_l e^{z_l − m}
+/// with m = max z, which is softmax(z) exactly and cannot overflow (every exponent is ≤ 0).
+/// A logit equal to the maximum contributes exactly 1, so infinite logits stay defined too:
+/// +∞ entries share the probability, and all −∞ gives the uniform distribution.
 public func softmax(_ logits: UnsafeBufferPointer<Float>, into probabilities: UnsafeMutableBufferPointer<Float>) {
+    precondition(logits.count == probabilities.count, "softmax: \(logits.count) logits, \(probabilities.count) outputs")
     guard let largest = logits.max() else { return }
     var sum: Float = 0
     for k in logits.indices {
-        let e = Foundation.exp(logits[k] - largest)
+        let e = logits[k] == largest ? 1 : Foundation.exp(logits[k] - largest)
         probabilities[k] = e
         sum += e
     }
@@ -66,7 +72,11 @@ public struct DecodedPrediction: Hashable, Sendable {
 }
 
 /// Decodes every anchor of one image's head output (`layout.valuesPerImage` values, laid out as
-/// `HeadLayout` documents), in memory order: row, column, anchor.
+/// `HeadLayout` documents), in memory order: row, column, anchor, so prediction
+/// `(row · gridWidth + column) · anchors.count + anchor` is that anchor of that cell.
+/// Every output is finite for finite input, however large (see `sigmoid`, `cappedExp`,
+/// `softmax`). The count is checked by a precondition: the layout and the network's head both
+/// come from one validated model config, so a mismatch is a programming error.
 public func decodePredictions(_ values: UnsafeBufferPointer<Float>, layout: HeadLayout) -> [DecodedPrediction] {
     precondition(values.count == layout.valuesPerImage, "head output has \(values.count) values, layout expects \(layout.valuesPerImage)")
     var predictions: [DecodedPrediction] = []
@@ -97,9 +107,11 @@ public func decodePredictions(_ values: [Float], layout: HeadLayout) -> [Decoded
     values.withUnsafeBufferPointer { decodePredictions($0, layout: layout) }
 }
 
-/// Candidate detections above `scoreThreshold`, before NMS. By default each anchor proposes
-/// only its best class (as Ultralytics does with `multi_label=False`); with `allClasses` every
-/// class whose score passes is proposed (darknet's behaviour).
+/// Candidate detections scoring at least `scoreThreshold` (score = objectness × P(class)),
+/// before NMS, in the predictions' order. By default each anchor proposes only its best class
+/// (Ultralytics' `multi_label=False`: one box per anchor, so NMS per class cannot leave two
+/// labels on one object from one anchor); with `allClasses` every class whose score passes is
+/// proposed (darknet's `get_region_detections`, and Ultralytics' `multi_label=True`).
 public func candidateDetections(_ predictions: [DecodedPrediction], scoreThreshold: Float,
                                 allClasses: Bool = false) -> [Detection] {
     var out: [Detection] = []
