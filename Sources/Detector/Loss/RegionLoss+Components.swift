@@ -1,0 +1,184 @@
+import Foundation
+
+/// One component's value for one image and its gradient with respect to every raw head value
+/// of that image (same layout as the head; zero where the component does not reach).
+public struct LossTerm: Sendable {
+    public var value: Float
+    public var gradient: [Float]
+}
+
+/// The five components of `RegionLoss`, one image each. Every component is a pair: an
+/// `accumulate…` function that adds `scale · ∂L/∂t` into a gradient buffer and returns the
+/// value L (what a batch uses, without a buffer per component), and a public `…Term` function
+/// that returns the value and the gradient on their own (what the tests check one by one).
+/// `values` is one image's head output in `HeadLayout` order.
+extension RegionLoss {
+    private func term(_ body: (UnsafeMutableBufferPointer<Float>) -> Float) -> LossTerm {
+        var gradient = [Float](repeating: 0, count: layout.valuesPerImage)
+        let value = gradient.withUnsafeMutableBufferPointer { body($0) }
+        return LossTerm(value: value, gradient: gradient)
+    }
+
+    // MARK: Coordinates
+
+    /// L_coord = ½ λ_coord (2 − wh) [(σ(t_x) − t̂_x)² + (σ(t_y) − t̂_y)² + (t_w − t̂_w)² + (t_h − t̂_h)²]
+    /// over the assignments; ∂/∂t_x = λ_coord (2 − wh) (σ(t_x) − t̂_x) σ(t_x)(1 − σ(t_x)),
+    /// ∂/∂t_w = λ_coord (2 − wh) (t_w − t̂_w).
+    public func coordinateTerm(_ values: UnsafeBufferPointer<Float>, assignments: [Assignment]) -> LossTerm {
+        term { accumulateCoordinates(values, assignments: assignments, into: $0, scale: 1) }
+    }
+
+    func accumulateCoordinates(_ values: UnsafeBufferPointer<Float>, assignments: [Assignment],
+                               into gradient: UnsafeMutableBufferPointer<Float>, scale: Float) -> Float {
+        var loss: Float = 0
+        for a in assignments {
+            let o = layout.offset(column: a.column, row: a.row, anchor: a.anchor)
+            let t = a.targets(layout: layout)
+            let weight = settings.coordScale * (2 - a.object.box.width * a.object.box.height)
+            let sx = LossMath.sigmoid(values[o]), sy = LossMath.sigmoid(values[o + 1])
+            let dx = sx - t.x, dy = sy - t.y, dw = values[o + 2] - t.w, dh = values[o + 3] - t.h
+            loss += 0.5 * weight * (dx * dx + dy * dy + dw * dw + dh * dh)
+            let g = scale * weight
+            gradient[o] += g * dx * sx * (1 - sx)
+            gradient[o + 1] += g * dy * sy * (1 - sy)
+            gradient[o + 2] += g * dw
+            gradient[o + 3] += g * dh
+        }
+        return loss
+    }
+
+    // MARK: Objectness
+
+    /// IoU of each assignment's decoded prediction with its box, from the current outputs.
+    public func predictionIoUs(_ values: UnsafeBufferPointer<Float>, assignments: [Assignment]) -> [Float] {
+        assignments.map { decodedBox(values, column: $0.column, row: $0.row, anchor: $0.anchor).iou(with: $0.object.box) }
+    }
+
+    /// The objectness target of each assignment: IoU* (rescore) or 1. A constant for the
+    /// gradient: no derivative flows through it into t_x … t_h.
+    public func objectnessTargets(_ values: UnsafeBufferPointer<Float>, assignments: [Assignment]) -> [Float] {
+        settings.rescore ? predictionIoUs(values, assignments: assignments) : [Float](repeating: 1, count: assignments.count)
+    }
+
+    /// L_obj = ½ λ_obj (σ(t_o) − target)² over the assignments;
+    /// ∂/∂t_o = λ_obj (σ(t_o) − target) σ(t_o)(1 − σ(t_o)).
+    public func objectnessTerm(_ values: UnsafeBufferPointer<Float>, assignments: [Assignment], targets: [Float]) -> LossTerm {
+        term { accumulateObjectness(values, assignments: assignments, targets: targets, into: $0, scale: 1) }
+    }
+
+    func accumulateObjectness(_ values: UnsafeBufferPointer<Float>, assignments: [Assignment], targets: [Float],
+                              into gradient: UnsafeMutableBufferPointer<Float>, scale: Float) -> Float {
+        precondition(targets.count == assignments.count, "\(targets.count) objectness targets for \(assignments.count) assignments")
+        var loss: Float = 0
+        for (a, target) in zip(assignments, targets) {
+            let o = layout.offset(column: a.column, row: a.row, anchor: a.anchor) + 4
+            let s = LossMath.sigmoid(values[o])
+            loss += 0.5 * settings.objectScale * (s - target) * (s - target)
+            gradient[o] += scale * settings.objectScale * (s - target) * s * (1 - s)
+        }
+        return loss
+    }
+
+    // MARK: No object
+
+    /// Which anchors the no-object term skips, indexed by `anchorIndex(column:row:anchor:)`: the
+    /// responsible ones, and those whose decoded box overlaps some usable ground truth of the
+    /// image by IoU > the ignore threshold (IoU equal to the threshold is not skipped). A
+    /// constant for the gradient, like IoU*.
+    public func noObjectMask(_ values: UnsafeBufferPointer<Float>, objects: [LabeledObject], assignments: [Assignment]) -> [Bool] {
+        let boxes = objects.filter(isUsable).map(\.box)
+        var skip = [Bool](repeating: false, count: anchorsPerImage)
+        if !boxes.isEmpty {
+            for row in 0..<layout.gridHeight {
+                for column in 0..<layout.gridWidth {
+                    for a in layout.anchors.indices {
+                        let box = decodedBox(values, column: column, row: row, anchor: a)
+                        var best: Float = 0
+                        for truth in boxes { best = max(best, box.iou(with: truth)) }
+                        if best > settings.ignoreThreshold { skip[anchorIndex(column: column, row: row, anchor: a)] = true }
+                    }
+                }
+            }
+        }
+        for a in assignments { skip[anchorIndex(column: a.column, row: a.row, anchor: a.anchor)] = true }
+        return skip
+    }
+
+    /// L_noobj = ½ λ_noobj σ(t_o)² over the anchors not skipped;
+    /// ∂/∂t_o = λ_noobj σ(t_o)² (1 − σ(t_o)).
+    public func noObjectTerm(_ values: UnsafeBufferPointer<Float>, skip: [Bool]) -> LossTerm {
+        term { accumulateNoObject(values, skip: skip, into: $0, scale: 1) }
+    }
+
+    func accumulateNoObject(_ values: UnsafeBufferPointer<Float>, skip: [Bool],
+                            into gradient: UnsafeMutableBufferPointer<Float>, scale: Float) -> Float {
+        precondition(skip.count == anchorsPerImage, "a mask of \(skip.count) for \(anchorsPerImage) anchors")
+        var loss: Float = 0
+        let stride = layout.valuesPerAnchor
+        for k in skip.indices where !skip[k] {
+            let o = k * stride + 4
+            let s = LossMath.sigmoid(values[o])
+            loss += 0.5 * settings.noObjectScale * s * s
+            gradient[o] += scale * settings.noObjectScale * s * s * (1 - s)
+        }
+        return loss
+    }
+
+    // MARK: Classes
+
+    /// L_cls = λ_cls (−ln p_k), p = softmax(z), over the assignments; ∂/∂z_m = λ_cls (p_m − 1[m = k]).
+    /// −ln p_k is computed as ln Σ e^{z − max z} − (z_k − max z), finite for any finite logits.
+    public func classTerm(_ values: UnsafeBufferPointer<Float>, assignments: [Assignment]) -> LossTerm {
+        term { accumulateClasses(values, assignments: assignments, into: $0, scale: 1) }
+    }
+
+    func accumulateClasses(_ values: UnsafeBufferPointer<Float>, assignments: [Assignment],
+                           into gradient: UnsafeMutableBufferPointer<Float>, scale: Float) -> Float {
+        let c = layout.classCount
+        guard c > 0 else { return 0 }
+        var loss: Float = 0
+        for a in assignments {
+            let o = layout.offset(column: a.column, row: a.row, anchor: a.anchor) + 5
+            let k = a.object.classIndex
+            var largest = values[o]
+            for m in 1..<c { largest = max(largest, values[o + m]) }
+            var sum: Float = 0
+            for m in 0..<c { sum += Foundation.exp(values[o + m] - largest) }
+            loss += settings.classScale * (Foundation.log(sum) - (values[o + k] - largest))
+            let g = scale * settings.classScale
+            for m in 0..<c {
+                let p = Foundation.exp(values[o + m] - largest) / sum
+                gradient[o + m] += g * (p - (m == k ? 1 : 0))
+            }
+        }
+        return loss
+    }
+
+    // MARK: Warm-up prior
+
+    /// L_prior = ½ · 0.01 · [(σ(t_x) − ½)² + (σ(t_y) − ½)² + t_w² + t_h²] over all anchors while
+    /// `imagesSeen < settings.warmupImages`, else zero (and no gradient).
+    public func priorTerm(_ values: UnsafeBufferPointer<Float>, imagesSeen: Int) -> LossTerm {
+        term { accumulatePrior(values, imagesSeen: imagesSeen, into: $0, scale: 1) }
+    }
+
+    func accumulatePrior(_ values: UnsafeBufferPointer<Float>, imagesSeen: Int,
+                         into gradient: UnsafeMutableBufferPointer<Float>, scale: Float) -> Float {
+        guard imagesSeen < settings.warmupImages else { return 0 }
+        let weight = RegionLoss.priorScale
+        let g = scale * weight
+        var loss: Float = 0
+        let stride = layout.valuesPerAnchor
+        for k in 0..<anchorsPerImage {
+            let o = k * stride
+            let sx = LossMath.sigmoid(values[o]), sy = LossMath.sigmoid(values[o + 1])
+            let dx = sx - 0.5, dy = sy - 0.5, tw = values[o + 2], th = values[o + 3]
+            loss += 0.5 * weight * (dx * dx + dy * dy + tw * tw + th * th)
+            gradient[o] += g * dx * sx * (1 - sx)
+            gradient[o + 1] += g * dy * sy * (1 - sy)
+            gradient[o + 2] += g * tw
+            gradient[o + 3] += g * th
+        }
+        return loss
+    }
+}
