@@ -101,6 +101,52 @@ public enum PNG {
         return try decode(data, name: path)
     }
 
+    /// Width and height from the header alone (the first 33 bytes: signature and IHDR, which
+    /// the PNG specification requires to come first), without decoding: for passes over a data
+    /// set that need only image sizes. The IHDR's CRC is checked.
+    public static func size(path: String) throws -> (width: Int, height: Int) {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            throw ImageError(file: path, reason: "no such file")
+        }
+        guard !isFolder.boolValue else { throw ImageError(file: path, reason: "is a folder, not an image") }
+        let bytes: [UInt8]
+        do {
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            bytes = [UInt8](try handle.read(upToCount: 33) ?? Data())
+        } catch {
+            throw ImageError(file: path, reason: "cannot read: \(error.localizedDescription)")
+        }
+        guard !bytes.isEmpty else { throw ImageError(file: path, reason: "empty file") }
+        let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        guard bytes.count >= 8, Array(bytes[0..<8]) == signature else {
+            throw ImageError(file: path, reason: "not a PNG file (bad signature)")
+        }
+        func word(_ at: Int) -> UInt32 { bytes[at..<(at + 4)].reduce(0) { $0 << 8 | UInt32($1) } }
+        guard bytes.count == 33, word(8) == 13, Array(bytes[12..<16]) == Array("IHDR".utf8) else {
+            throw ImageError(file: path, reason: "invalid PNG: no IHDR chunk after the signature")
+        }
+        guard crc32(bytes[12..<29]) == word(29) else { throw ImageError(file: path, reason: "invalid PNG: IHDR CRC mismatch") }
+        let width = Int(word(16)), height = Int(word(20))
+        guard width > 0, height > 0 else { throw ImageError(file: path, reason: "zero-size image (\(width) x \(height))") }
+        return (width, height)
+    }
+
+    /// CRC-32 as PNG chunks use it (ISO 3309, polynomial 0xEDB88320, reflected), byte-wise
+    /// with a 256-entry table.
+    static func crc32(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes { crc = crcTable[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+        return ~crc
+    }
+
+    static let crcTable: [UInt32] = (0..<256).map { n in
+        var c = UInt32(n)
+        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+
     /// 8-bit RGB PNG bytes.
     public static func encode(_ image: Image) throws -> Data {
         guard image.width > 0, image.height > 0 else {

@@ -78,3 +78,43 @@ import Detector
         #expect(throws: ImageError.self) { try PNG.encode(Image(width: 0, height: 0, pixels: [])) }
     }
 }
+
+/// `PNG.size(path:)` reads the header only.
+@Suite struct PNGSizeTests {
+    @Test(arguments: ["png_rgb8.png", "png_gray16.png", "png_palette2.png", "png_rgb8_interlaced.png"])
+    func sizeOfFixtures(_ name: String) throws {
+        let size = try PNG.size(path: Fixtures.url(name).path)
+        #expect(size.width == 4 && size.height == 3)
+    }
+
+    @Test func sizeOfAWrittenImageAndOfAHugeHeader() throws {
+        let folder = try Fixtures.temporaryFolder()
+        let path = folder.appendingPathComponent("a.png").path
+        try PNG.write(Image(width: 37, height: 5, fill: (1, 2, 3)), to: path)
+        let size = try PNG.size(path: path)
+        #expect(size.width == 37 && size.height == 5)
+        // The size is read, not judged: a 100000 x 100000 header reports its size.
+        let huge = folder.appendingPathComponent("huge.png").path
+        try PNGBadInputTests.header(width: 100_000, height: 100_000).write(to: URL(fileURLWithPath: huge))
+        #expect(try PNG.size(path: huge) == (100_000, 100_000))
+    }
+
+    @Test func badHeadersAreRefused() throws {
+        let folder = try Fixtures.temporaryFolder()
+        let good = [UInt8](PNGBadInputTests.header(width: 4, height: 4))
+        var badCRC = good
+        badCRC[32] ^= 1
+        let cases: [(String, [UInt8], String)] = [
+            ("empty.png", [], "empty file"), ("text.png", Array("hello world".utf8), "not a PNG"),
+            ("short.png", Array(good.prefix(20)), "no IHDR"), ("crc.png", badCRC, "CRC"),
+            ("zero.png", [UInt8](PNGBadInputTests.header(width: 0, height: 4)), "zero-size"),
+        ]
+        for (name, bytes, reason) in cases {
+            let path = folder.appendingPathComponent(name).path
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            #expect { try PNG.size(path: path) } throws: { "\($0)".hasPrefix(path + ": ") && "\($0)".contains(reason) }
+        }
+        #expect { try PNG.size(path: folder.path) } throws: { "\($0)".contains("folder") }
+        #expect { try PNG.size(path: folder.appendingPathComponent("none.png").path) } throws: { "\($0)".contains("no such file") }
+    }
+}
