@@ -114,15 +114,25 @@ extension Image {
 }
 
 /// Draws detections (pixel boxes of `image`) with a class-coloured outline and a tag
-/// "name 0.87"; ground truth, when given, as thin dashed outlines with a small "gt name" tag
-/// at their bottom, so a person can compare the two.
+/// "name 0.87" above the box (inside its top edge when the box touches the top of the image,
+/// shifted left when it would leave the image); ground truth, when given, as thin dashed
+/// outlines in the class colour with a darker "gt name" tag under the box (inside its bottom
+/// edge at the bottom of the image), so a person can compare the two. Outlines are drawn
+/// first and tags last, lowest score first, so no outline crosses a tag and the best
+/// detections' tags end up on top. Text is 1 pixel per font pixel below a 300-pixel short
+/// side, 2 from 300, 3 from 600; tag text is black or white by the tag's luminance. A tag
+/// wider than the image has its class name cut (ending in '.') and keeps its score.
+/// Boxes with non-finite coordinates are skipped; any other box is clipped to the image.
 ///
 /// With `minimumSide`, a small image is first enlarged by an integer factor (nearest
 /// neighbour, so pixels stay sharp) until its short side reaches it, so that the tags stay
-/// readable next to the shapes; boxes are scaled with it.
+/// readable next to the shapes; boxes are scaled with it. The factor is capped so that the
+/// enlarged image stays within `maximumRenderPixels`.
 public func renderDetections(on image: Image, detections: [Detection], classNames: [String],
                              groundTruth: [LabeledObject]? = nil, minimumSide: Int = 0) -> Image {
-    let factor = max(1, Int((Double(minimumSide) / Double(max(1, min(image.width, image.height)))).rounded(.up)))
+    let pixels = max(1, image.width * image.height)
+    let cap = max(1, Int((Double(maximumRenderPixels) / Double(pixels)).squareRoot()))
+    let factor = min(cap, max(1, Int((Double(minimumSide) / Double(max(1, min(image.width, image.height)))).rounded(.up))))
     if factor > 1 {
         let f = Float(factor)
         return renderDetections(on: image.enlarged(by: factor),
@@ -135,25 +145,42 @@ public func renderDetections(on image: Image, detections: [Detection], className
     let scale = shortSide >= 600 ? 3 : shortSide >= 300 ? 2 : 1
     let thickness = max(2, shortSide / 200)
     func name(_ k: Int) -> String { k >= 0 && k < classNames.count ? classNames[k] : "class \(k)" }
-    for truth in groundTruth ?? [] {
-        let color = RGB.forClass(truth.classIndex)
-        canvas.drawRectangle(truth.box, color: color, thickness: 1, dashed: true)
-        let tag = "gt " + name(truth.classIndex)
-        let labelHeight = textHeight(scale: 1) + 2
-        canvas.drawLabel(tag, x: Int(truth.box.x1), bottom: min(Int(truth.box.y2) + labelHeight, image.height),
-                         background: RGB(UInt8(Float(color.r) * 0.6), UInt8(Float(color.g) * 0.6), UInt8(Float(color.b) * 0.6)), scale: 1)
+    func finite(_ b: BoundingBox) -> Bool { b.x1.isFinite && b.y1.isFinite && b.x2.isFinite && b.y2.isFinite }
+    // Pixel coordinates of a (finite) box edge, clamped so the conversion to Int cannot trap.
+    func pixel(_ v: Float, _ limit: Int) -> Int { Int(min(max(v, -1), Float(limit + 1)).rounded()) }
+    let truths = (groundTruth ?? []).filter { finite($0.box) }
+    let found = detections.filter { finite($0.box) }.sorted { $0.score < $1.score }
+    for truth in truths {
+        canvas.drawRectangle(truth.box, color: RGB.forClass(truth.classIndex), thickness: 1, dashed: true)
     }
-    // Lowest scores first, so the best detections' tags end up on top.
-    for d in detections.sorted(by: { $0.score < $1.score }) {
-        let color = RGB.forClass(d.classIndex)
-        canvas.drawRectangle(d.box, color: color, thickness: thickness)
-        let tag = "\(name(d.classIndex)) \(String(format: "%.2f", d.score))"
-        let tagHeight = textHeight(scale: scale) + 2 * scale
+    for d in found { canvas.drawRectangle(d.box, color: RGB.forClass(d.classIndex), thickness: thickness) }
+    // A tag wider than the image: the name is cut and ends in '.', the score is kept.
+    func fitted(_ name: String, _ suffix: String, scale: Int) -> String {
+        // n characters and the padding take (6n − 1 + 2) · scale pixels.
+        let room = (image.width - scale) / (BitmapFont.advance * scale)
+        guard name.count + suffix.count > room, name.count > 1 else { return name + suffix }
+        let keep = max(1, room - suffix.count - 1)
+        return keep >= name.count ? name + suffix : String(name.prefix(keep)) + "." + suffix
+    }
+    let tagHeight = textHeight(scale: scale) + 2 * scale
+    for truth in truths {
+        let color = RGB.forClass(truth.classIndex)
+        let dark = RGB(UInt8(Float(color.r) * 0.6), UInt8(Float(color.g) * 0.6), UInt8(Float(color.b) * 0.6))
+        // Under the box; inside its bottom edge when there is no room below.
+        let y2 = pixel(truth.box.y2, image.height)
+        let bottom = y2 + tagHeight <= image.height ? y2 + tagHeight : y2
+        canvas.drawLabel(fitted("gt " + name(truth.classIndex), "", scale: scale), x: pixel(truth.box.x1, image.width),
+                         bottom: bottom, background: dark, scale: scale)
+    }
+    for d in found {
+        let tag = fitted(name(d.classIndex), " " + String(format: "%.2f", d.score), scale: scale)
         // Above the box; inside its top edge when there is no room above.
-        let bottom = Int(d.box.y1) >= tagHeight ? Int(d.box.y1) : Int(d.box.y1) + tagHeight
-        canvas.drawLabel(tag, x: Int(d.box.x1), bottom: bottom, background: color, scale: scale)
+        let y1 = pixel(d.box.y1, image.height)
+        let bottom = y1 >= tagHeight ? y1 : max(y1, 0) + tagHeight
+        canvas.drawLabel(tag, x: pixel(d.box.x1, image.width), bottom: bottom, background: RGB.forClass(d.classIndex), scale: scale)
     }
     return canvas
 }
 
-import Foundation
+/// The largest image `renderDetections` enlarges to (16 megapixels, 48 MB).
+public let maximumRenderPixels = 16_000_000

@@ -28,6 +28,13 @@ public struct LetterboxTransform: Hashable, Sendable {
         BoundingBox(x1: (box.x1 - padX) / scale, y1: (box.y1 - padY) / scale,
                     x2: (box.x2 - padX) / scale, y2: (box.y2 - padY) / scale)
     }
+
+    /// A box normalised to the network input → normalised to the original image, not clipped
+    /// (the inverse of `sourceNormalisedToNetworkNormalised`).
+    public func networkNormalisedToSourceNormalised(_ box: BoundingBox) -> BoundingBox {
+        toSource(box.scaled(x: Float(targetWidth), y: Float(targetHeight)))
+            .scaled(x: 1 / Float(sourceWidth), y: 1 / Float(sourceHeight))
+    }
 }
 
 /// Gray of the padding (0.5, as YOLO's letterbox uses 114/255 ≈ 0.45; 0.5 is the midpoint of

@@ -17,12 +17,37 @@ public enum PNG {
     public static let maximumSide = 32_768
     public static let maximumPixels = 100_000_000
 
-    /// Transparent pixels are composited onto white, as an image viewer shows them.
+    /// Transparent pixels are composited onto white, as an image viewer shows them (a
+    /// detector sees shapes on white better than on black, and PIL's `convert("RGB")`, which
+    /// keeps the hidden colours of transparent pixels, shows arbitrary content).
     public static let background: (r: UInt8, g: UInt8, b: UInt8) = (255, 255, 255)
 
-    /// Any PNG (1 to 16 bits, gray, gray+alpha, palette, RGB, RGBA) as 8-bit RGB.
-    /// 16-bit samples are taken as already sRGB-encoded (most files are, and the user expects
-    /// 0x8080 to read as 128), not as linear light.
+    /// Alpha compositing "over" the background on 8-bit sRGB values, as browsers and image
+    /// libraries blend: c' = round((c·a + bg·(255 − a)) / 255). In place: RGBA pixels become
+    /// RGB, and the array shrinks to 3 bytes a pixel (the write index 3i never passes the
+    /// read index 4i).
+    static func compositeOntoBackground(_ pixels: inout [UInt8], count: Int) {
+        let bg = [UInt32(background.r), UInt32(background.g), UInt32(background.b)]
+        pixels.withUnsafeMutableBufferPointer { p in
+            for i in 0..<count {
+                let a = UInt32(p[4 * i + 3])
+                for c in 0..<3 {
+                    // (x + 127) / 255 rounds x / 255 to nearest; x / 255 is never k + 0.5.
+                    p[3 * i + c] = UInt8((UInt32(p[4 * i + c]) * a + bg[c] * (255 - a) + 127) / 255)
+                }
+            }
+        }
+        pixels.removeLast(count)
+    }
+
+    /// Any PNG (1 to 16 bits, gray, gray+alpha, palette, RGB, RGBA, interlaced or not) as
+    /// 8-bit RGB. Samples of 1, 2 or 4 bits scale exactly (v · 255 / (2^d − 1)); 16-bit samples
+    /// are taken as already sRGB-encoded (most files are, and the user expects 0x8080 to read
+    /// as 128), not as linear light, and reduce to round(v / 257) (libpng's `png_set_scale_16`).
+    /// Alpha (a channel or tRNS) is composited onto `background`; see `compositeOntoBackground`.
+    /// A file's gAMA or sRGB chunk, when present, is honoured by libpng (converted to sRGB).
+    /// Dimensions are checked against `maximumSide` and `maximumPixels` from the header,
+    /// before the pixel buffer is allocated.
     public static func decode(_ data: Data, name: String) throws -> Image {
         guard data.count >= 8 else {
             throw ImageError(file: name, reason: data.isEmpty ? "empty file" : "not a PNG file (only \(data.count) bytes)")
@@ -31,31 +56,36 @@ public enum PNG {
         guard Array(data.prefix(8)) == signature else {
             throw ImageError(file: name, reason: "not a PNG file (bad signature)")
         }
-        var image = png_image()
-        image.version = png_uint_32(PNG_IMAGE_VERSION)
-        defer { png_image_free(&image) }
-        let began = data.withUnsafeBytes { raw in
-            png_image_begin_read_from_memory(&image, raw.baseAddress, raw.count)
-        }
-        guard began != 0 else { throw ImageError(file: name, reason: "invalid PNG: \(message(of: image))") }
-        let width = Int(image.width), height = Int(image.height)
-        guard width > 0, height > 0 else {
-            throw ImageError(file: name, reason: "zero-size image (\(width) x \(height))")
-        }
-        guard width <= maximumSide, height <= maximumSide, width * height <= maximumPixels else {
-            throw ImageError(file: name, reason: "image too large (\(width) x \(height); the limit is \(maximumSide) per side and \(maximumPixels / 1_000_000) megapixels)")
-        }
-        image.flags |= png_uint_32(PNG_IMAGE_FLAG_16BIT_sRGB)
-        image.format = png_uint_32(PNG_FORMAT_RGB)
-        var pixels = [UInt8](repeating: 0, count: width * height * 3)
-        var color = png_color(red: background.r, green: background.g, blue: background.b)
-        let finished = data.withUnsafeBytes { _ in
-            pixels.withUnsafeMutableBytes { buffer in
-                png_image_finish_read(&image, &color, buffer.baseAddress, png_int_32(width * 3), nil)
+        // libpng keeps reading from `raw` until png_image_finish_read, so both calls stay
+        // inside the one closure where the pointer is valid.
+        return try data.withUnsafeBytes { raw in
+            var image = png_image()
+            image.version = png_uint_32(PNG_IMAGE_VERSION)
+            defer { png_image_free(&image) }
+            let began = png_image_begin_read_from_memory(&image, raw.baseAddress, raw.count)
+            guard began != 0 else { throw ImageError(file: name, reason: "invalid PNG: \(message(of: image))") }
+            let width = Int(image.width), height = Int(image.height)
+            guard width > 0, height > 0 else {
+                throw ImageError(file: name, reason: "zero-size image (\(width) x \(height))")
             }
+            guard width <= maximumSide, height <= maximumSide, width * height <= maximumPixels else {
+                throw ImageError(file: name, reason: "image too large (\(width) x \(height); the limit is \(maximumSide) per side and \(maximumPixels / 1_000_000) megapixels)")
+            }
+            image.flags |= png_uint_32(PNG_IMAGE_FLAG_16BIT_sRGB)
+            // With alpha (an alpha channel or a tRNS chunk), read RGBA and composite here: libpng
+            // composites in linear light, which makes half-transparent pixels much lighter than
+            // every browser and image library (which blend the sRGB values) shows them.
+            let hasAlpha = image.format & png_uint_32(PNG_FORMAT_FLAG_ALPHA) != 0
+            let channels = hasAlpha ? 4 : 3
+            image.format = png_uint_32(PNG_FORMAT_RGB | (hasAlpha ? PNG_FORMAT_FLAG_ALPHA : 0))
+            var pixels = [UInt8](repeating: 0, count: width * height * channels)
+            let finished = pixels.withUnsafeMutableBytes { buffer in
+                png_image_finish_read(&image, nil, buffer.baseAddress, png_int_32(width * channels), nil)
+            }
+            guard finished != 0 else { throw ImageError(file: name, reason: "invalid or truncated PNG: \(message(of: image))") }
+            if hasAlpha { compositeOntoBackground(&pixels, count: width * height) }
+            return Image(width: width, height: height, pixels: pixels)
         }
-        guard finished != 0 else { throw ImageError(file: name, reason: "invalid or truncated PNG: \(message(of: image))") }
-        return Image(width: width, height: height, pixels: pixels)
     }
 
     public static func read(path: String) throws -> Image {
@@ -69,6 +99,52 @@ public enum PNG {
             throw ImageError(file: path, reason: "cannot read: \(error.localizedDescription)")
         }
         return try decode(data, name: path)
+    }
+
+    /// Width and height from the header alone (the first 33 bytes: signature and IHDR, which
+    /// the PNG specification requires to come first), without decoding: for passes over a data
+    /// set that need only image sizes. The IHDR's CRC is checked.
+    public static func size(path: String) throws -> (width: Int, height: Int) {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            throw ImageError(file: path, reason: "no such file")
+        }
+        guard !isFolder.boolValue else { throw ImageError(file: path, reason: "is a folder, not an image") }
+        let bytes: [UInt8]
+        do {
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            bytes = [UInt8](try handle.read(upToCount: 33) ?? Data())
+        } catch {
+            throw ImageError(file: path, reason: "cannot read: \(error.localizedDescription)")
+        }
+        guard !bytes.isEmpty else { throw ImageError(file: path, reason: "empty file") }
+        let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        guard bytes.count >= 8, Array(bytes[0..<8]) == signature else {
+            throw ImageError(file: path, reason: "not a PNG file (bad signature)")
+        }
+        func word(_ at: Int) -> UInt32 { bytes[at..<(at + 4)].reduce(0) { $0 << 8 | UInt32($1) } }
+        guard bytes.count == 33, word(8) == 13, Array(bytes[12..<16]) == Array("IHDR".utf8) else {
+            throw ImageError(file: path, reason: "invalid PNG: no IHDR chunk after the signature")
+        }
+        guard crc32(bytes[12..<29]) == word(29) else { throw ImageError(file: path, reason: "invalid PNG: IHDR CRC mismatch") }
+        let width = Int(word(16)), height = Int(word(20))
+        guard width > 0, height > 0 else { throw ImageError(file: path, reason: "zero-size image (\(width) x \(height))") }
+        return (width, height)
+    }
+
+    /// CRC-32 as PNG chunks use it (ISO 3309, polynomial 0xEDB88320, reflected), byte-wise
+    /// with a 256-entry table.
+    static func crc32(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes { crc = crcTable[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+        return ~crc
+    }
+
+    static let crcTable: [UInt32] = (0..<256).map { n in
+        var c = UInt32(n)
+        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
     }
 
     /// 8-bit RGB PNG bytes.
