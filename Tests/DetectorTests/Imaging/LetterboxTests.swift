@@ -83,30 +83,3 @@ import Detector
         #expect((0..<64).contains { image.pixel(x: $0, y: 2) == tagColour || image.pixel(x: $0, y: 2) == .white })
     }
 }
-
-@Suite struct AnchorClusteringTests {
-    @Test func separatedClustersAreRecovered() {
-        var sizes: [(width: Float, height: Float)] = []
-        for _ in 0..<50 { sizes.append((0.1, 0.1)); sizes.append((0.5, 0.25)); sizes.append((0.3, 0.6)) }
-        let r = clusterAnchors(sizes: sizes, count: 3, gridWidth: 8, gridHeight: 8, seed: 1)
-        #expect(r.anchors.count == 3)
-        #expect(abs(r.meanIoU - 1) < 1e-6)
-        // Sorted by area: 0.8 x 0.8, then 4 x 2, then 2.4 x 4.8 cells.
-        #expect(abs(r.anchors[0].width - 0.8) < 1e-5 && abs(r.anchors[1].width - 4) < 1e-5 && abs(r.anchors[2].height - 4.8) < 1e-5)
-        let again = clusterAnchors(sizes: sizes, count: 3, gridWidth: 8, gridHeight: 8, seed: 1)
-        #expect(again.anchors == r.anchors)
-    }
-
-    /// One anchor for boxes 1x1 and 2x2 (cells): the mean, 1.5 x 1.5; IoU 1/2.25 and 2.25/4.
-    @Test func meanIoUByHand() {
-        let r = clusterAnchors(sizes: [(0.125, 0.125), (0.25, 0.25)], count: 1, gridWidth: 8, gridHeight: 8, seed: 3)
-        #expect(abs(r.anchors[0].width - 1.5) < 1e-5)
-        #expect(abs(r.meanIoU - (1 / 2.25 + 2.25 / 4) / 2) < 1e-5)
-    }
-
-    @Test func moreAnchorsThanDistinctSizesStaysFinite() {
-        let r = clusterAnchors(sizes: [(0.2, 0.2), (0.2, 0.2)], count: 4, gridWidth: 8, gridHeight: 8, seed: 1)
-        #expect(r.anchors.count == 4 && r.anchors.allSatisfy { $0.width.isFinite && $0.width > 0 })
-        #expect(abs(r.meanIoU - 1) < 1e-6)
-    }
-}
