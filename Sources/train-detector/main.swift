@@ -249,7 +249,7 @@ struct Anchors: ParsableCommand {
             let dataset = try loadDataset(data)
             var sizes: [(width: Float, height: Float)] = []
             for item in dataset.train.items {
-                let header = try PNG.read(path: item.imagePath)
+                let header = try PNG.size(path: item.imagePath)  // header only: no pixel decode
                 let t = LetterboxTransform(sourceWidth: header.width, sourceHeight: header.height,
                                            targetWidth: config.inputWidth, targetHeight: config.inputHeight)
                 for o in item.objects {
@@ -308,9 +308,9 @@ struct Evaluate: ParsableCommand {
                 let data = try JSONEncoder().encode(result)
                 print(String(decoding: data, as: UTF8.self))
             } else {
-                print(String(format: "%@ on %@ (%d images, %d boxes): mAP@0.5 %.3f, mAP@[.5:.95] %.3f, precision %.3f, recall %.3f (%.1f s)",
+                print(String(format: "%@ on %@ (%d images, %d boxes): mAP@0.5 %.3f, mAP@[.5:.95] %.3f, precision %.3f and recall %.3f at score >= %.2f (%.1f s)",
                              model, split.name, samples.count, result.groundTruthCount, result.mAP50, result.mAP50to95,
-                             result.precision, result.recall, seconds))
+                             result.precision, result.recall, result.scoreThreshold, seconds))
                 for (k, name) in network.config.classes.enumerated() {
                     print(String(format: "  %@: AP@0.5 %.3f, AP@[.5:.95] %.3f", name, result.perClassAP50[k] ?? .nan, result.perClassAP50to95[k] ?? .nan))
                 }

@@ -100,8 +100,11 @@ public func loadSamples(_ items: [DatasetItem]) throws -> [LoadedSample] {
 /// mAP of `network` on `samples`, through the inference pipeline (batch norm folded,
 /// letterbox, decode, NMS with IoU 0.45 and at most 100 boxes per image), boxes compared in
 /// the original images' pixels. The score threshold is low (0.005) as mAP integrates over all
-/// thresholds (Ultralytics validates at 0.001).
-public func evaluateModel(_ network: Network, on samples: [LoadedSample], scoreThreshold: Float = 0.005) throws -> EvaluationResult {
+/// thresholds (Ultralytics validates at 0.001). Precision and recall are counted at
+/// `operatingThreshold`, the score at which `detect` reports boxes (0.25), so they describe
+/// what a user of `detect` sees.
+public func evaluateModel(_ network: Network, on samples: [LoadedSample], scoreThreshold: Float = 0.005,
+                          operatingThreshold: Float = NMSOptions().scoreThreshold) throws -> EvaluationResult {
     let detector = try ObjectDetector(network: network)
     var images: [EvaluationImage] = []
     let step = 32
@@ -115,7 +118,7 @@ public func evaluateModel(_ network: Network, on samples: [LoadedSample], scoreT
             images.append(EvaluationImage(detections: found, groundTruth: truth))
         }
     }
-    return Detector.evaluate(images, classCount: network.config.classes.count)
+    return Detector.evaluate(images, classCount: network.config.classes.count, scoreThreshold: operatingThreshold)
 }
 
 /// The training loop: data set → letterbox → augmentation → batch → forward → loss components
