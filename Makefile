@@ -9,7 +9,7 @@ APT_PKGS   := libpng-dev libopenblas-dev pkg-config
 DATA       ?= data/shapes
 MODEL      := models/tiny-dsc-shapes.safetensors
 # Shipped model: trained deterministically by `make model` (see README).
-MODEL_EPOCHS ?= 30
+MODEL_EPOCHS ?= 40
 MODEL_LR ?= 0.003
 
 .PHONY: all deps setup build test test-loss demo samples samples-demo model bench bench-peers install clean
