@@ -104,13 +104,42 @@ extension Image {
     /// A filled tag with `text`, placed with its bottom-left at (x, bottom) and shifted to stay
     /// inside the image; the text is white or black, whichever reads better on `background`.
     public mutating func drawLabel(_ text: String, x: Int, bottom: Int, background: RGB, scale: Int) {
+        let r = labelRectangle(text, x: x, bottom: bottom, scale: scale)
+        fillRectangle(x0: r.left, y0: r.top, x1: r.left + r.width, y1: r.top + r.height, background)
+        drawText(text, x: r.left + scale, y: r.top + scale, color: background.luminance > 140 ? .black : .white, scale: scale)
+    }
+
+    /// Where `drawLabel` puts a tag: its pixel rectangle inside the image.
+    func labelRectangle(_ text: String, x: Int, bottom: Int, scale: Int) -> TagRectangle {
         let pad = scale
         let w = textWidth(text, scale: scale) + 2 * pad, h = textHeight(scale: scale) + 2 * pad
-        let left = max(0, min(x, width - w))
-        let top = max(0, min(bottom - h, height - h))
-        fillRectangle(x0: left, y0: top, x1: left + w, y1: top + h, background)
-        drawText(text, x: left + pad, y: top + pad, color: background.luminance > 140 ? .black : .white, scale: scale)
+        return TagRectangle(left: max(0, min(x, width - w)), top: max(0, min(bottom - h, height - h)), width: w, height: h)
     }
+}
+
+/// A tag's pixel rectangle (left, top inclusive; width, height in pixels).
+struct TagRectangle: Equatable {
+    var left, top, width, height: Int
+    func overlaps(_ o: TagRectangle) -> Bool {
+        left < o.left + o.width && o.left < left + width && top < o.top + o.height && o.top < top + height
+    }
+}
+
+/// Bottoms for detection tags so that they do not cover each other: the tags are placed in
+/// order (best score first), each at the first of its `candidates` (bottom edges, preferred
+/// first) whose rectangle overlaps no tag placed before it, or at its first candidate when
+/// every one collides. `rectangle(i, bottom)` gives tag i's rectangle for a bottom edge.
+func placeTags(count: Int, candidates: (Int) -> [Int], rectangle: (Int, Int) -> TagRectangle) -> [Int] {
+    var placed: [TagRectangle] = []
+    var bottoms: [Int] = []
+    for i in 0..<count {
+        let options = candidates(i)
+        let free = options.first { b in !placed.contains { $0.overlaps(rectangle(i, b)) } }
+        let bottom = free ?? options[0]
+        bottoms.append(bottom)
+        placed.append(rectangle(i, bottom))
+    }
+    return bottoms
 }
 
 /// Draws detections (pixel boxes of `image`) with a class-coloured outline and a tag
@@ -118,8 +147,9 @@ extension Image {
 /// shifted left when it would leave the image); ground truth, when given, as thin dashed
 /// outlines in the class colour with a darker "gt name" tag under the box (inside its bottom
 /// edge at the bottom of the image), so a person can compare the two. Outlines are drawn
-/// first and tags last, lowest score first, so no outline crosses a tag and the best
-/// detections' tags end up on top. Text is 1 pixel per font pixel below a 300-pixel short
+/// first and tags last, so no outline crosses a tag; a tag that would cover a better
+/// detection's tag moves (inside the box's top edge, higher, or under the box), and any
+/// overlap left shows the best detection's tag on top. Text is 1 pixel per font pixel below a 300-pixel short
 /// side, 2 from 300, 3 from 600; tag text is black or white by the tag's luminance. A tag
 /// wider than the image has its class name cut (ending in '.') and keeps its score.
 /// Boxes with non-finite coordinates are skipped; any other box is clipped to the image.
@@ -172,12 +202,22 @@ public func renderDetections(on image: Image, detections: [Detection], className
         canvas.drawLabel(fitted("gt " + name(truth.classIndex), "", scale: scale), x: pixel(truth.box.x1, image.width),
                          bottom: bottom, background: dark, scale: scale)
     }
-    for d in found {
-        let tag = fitted(name(d.classIndex), " " + String(format: "%.2f", d.score), scale: scale)
+    // Tags of overlapping boxes would cover each other: the best detection's tag goes first
+    // where it prefers, a later one tries inside its box's top edge, then higher above it,
+    // then under the box. Drawn lowest score first, so any overlap left shows the best on top.
+    let best = Array(found.reversed())
+    let tags = best.map { fitted(name($0.classIndex), " " + String(format: "%.2f", $0.score), scale: scale) }
+    let bottoms = placeTags(count: best.count, candidates: { i in
+        let y1 = pixel(best[i].box.y1, image.height), y2 = pixel(best[i].box.y2, image.height)
         // Above the box; inside its top edge when there is no room above.
-        let y1 = pixel(d.box.y1, image.height)
-        let bottom = y1 >= tagHeight ? y1 : max(y1, 0) + tagHeight
-        canvas.drawLabel(tag, x: pixel(d.box.x1, image.width), bottom: bottom, background: RGB.forClass(d.classIndex), scale: scale)
+        let preferred = y1 >= tagHeight ? y1 : max(y1, 0) + tagHeight
+        return [preferred, max(y1, 0) + tagHeight, y1 - tagHeight, y1 - 2 * tagHeight, y2 + tagHeight]
+    }, rectangle: { i, bottom in
+        canvas.labelRectangle(tags[i], x: pixel(best[i].box.x1, image.width), bottom: bottom, scale: scale)
+    })
+    for i in (0..<best.count).reversed() {
+        canvas.drawLabel(tags[i], x: pixel(best[i].box.x1, image.width), bottom: bottoms[i],
+                         background: RGB.forClass(best[i].classIndex), scale: scale)
     }
     return canvas
 }

@@ -1,5 +1,5 @@
 import Testing
-import Detector
+@testable import Detector
 
 /// `renderDetections` and the text primitives: where boxes, tags and glyphs land, pixel by pixel.
 @Suite struct RenderingTests {
@@ -16,6 +16,29 @@ import Detector
         // Tag "c 0.50": 6 characters, (6 · 6 − 1) + 2 = 37 pixels wide, rows 10...19, from x = 10.
         for x in [10, 46] { #expect(image.pixel(x: x, y: 10) == color && image.pixel(x: x, y: 19) == color) }
         #expect(image.pixel(x: 47, y: 15) == .black && image.pixel(x: 9, y: 15) == .black && image.pixel(x: 20, y: 9) == .black)
+    }
+
+    /// Two boxes of one class, the second 2 pixels lower: the better one's tag sits above its
+    /// box (rows 20...29); the other's preferred place (rows 22...31) would cover it, so it
+    /// moves inside its own box's top edge (rows 32...41), and neither tag's text is cut.
+    @Test func overlappingTagsMoveApart() {
+        let better = Detection(box: BoundingBox(x1: 10, y1: 30, x2: 60, y2: 80), classIndex: 1, score: 0.9)
+        let worse = Detection(box: BoundingBox(x1: 14, y1: 32, x2: 64, y2: 82), classIndex: 1, score: 0.3)
+        let image = renderDetections(on: Self.black, detections: [worse, better], classNames: ["a", "b"])
+        let color = RGB.forClass(1)
+        // "b 0.90" is 37 pixels wide from x = 10; "b 0.30" from x = 14.
+        #expect(image.pixel(x: 10, y: 20) == color && image.pixel(x: 10, y: 29) == color)
+        #expect(image.pixel(x: 50, y: 32) == color && image.pixel(x: 50, y: 41) == color)
+        #expect(image.pixel(x: 50, y: 25) == .black)   // right of the better tag, above the worse one
+    }
+
+    @Test func tagPlacementTakesTheFirstFreeCandidate() {
+        let rect = { (i: Int, bottom: Int) in TagRectangle(left: 0, top: bottom - 10, width: 30, height: 10) }
+        // All three prefer bottom 20; the second and third fall back in order.
+        let bottoms = placeTags(count: 3, candidates: { _ in [20, 30, 40] }, rectangle: rect)
+        #expect(bottoms == [20, 30, 40])
+        // Nowhere free: the preferred place.
+        #expect(placeTags(count: 2, candidates: { _ in [20] }, rectangle: rect) == [20, 20])
     }
 
     /// A long label of a box in the top-right corner: shifted left to end at the image's edge
