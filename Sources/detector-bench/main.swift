@@ -87,6 +87,19 @@ struct Bench: ParsableCommand {
         let inferImages = throughput.median * 16
         print(String(format: "inference batch 16: %.1f images/s (%.1f–%.1f), ~%.0f GFLOP/s", inferImages, throughput.low * 16,
                      throughput.high * 16, inferImages * Double(network.flopsPerImage) / 1e9))
+        // Per-layer breakdown of inference at batch 1 (the latency figure).
+        folded.recordsLayerTimes = true
+        folded.resetLayerTimes()
+        let calls = 200
+        one.withUnsafeBufferPointer { for _ in 0..<calls { folded.forward($0.baseAddress!, batch: 1, training: false) } }
+        folded.recordsLayerTimes = false
+        let inferTotal = folded.layerTimes.reduce(0) { $0 + $1.forwardSeconds } / Double(calls)
+        print("per-layer time of inference at batch 1 (µs):")
+        for l in folded.layerTimes {
+            let f = l.forwardSeconds / Double(calls) * 1e6
+            print(l.name.padding(toLength: 22, withPad: " ", startingAt: 0) + String(format: " %8.1f  (%4.1f%%)", f, 100 * f / 1e6 / inferTotal))
+        }
+        print("  total" + String(format: "%25.1f µs in layers", inferTotal * 1e6))
         // Per-layer breakdown of training steps at batch 16.
         let input = batchInput(16), t = targets(16)
         trainStep(input, t)

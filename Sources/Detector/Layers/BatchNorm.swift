@@ -23,8 +23,8 @@ public final class BatchNorm: Layer {
     public let runningMean: Parameter
     public let runningVariance: Parameter
     /// The batch statistics of the last training forward pass, for backward.
-    private var batchMean: [Float]
-    private var batchInverseDeviation: [Float]
+    private(set) var batchMean: [Float]
+    private(set) var batchInverseDeviation: [Float]
 
     public init(name: String, input: FeatureShape, activation: Activation) {
         self.name = name
@@ -45,7 +45,7 @@ public final class BatchNorm: Layer {
     /// Per-channel Σ (x − K) and Σ (x − K)² over all rows in one pass over memory, shifted by the
     /// first row K (so the variance E[(x − K)²] − E[x − K]² does not cancel catastrophically),
     /// accumulated in Float over blocks of 64 rows and in Double across blocks.
-    private func shiftedMoments(_ input: UnsafePointer<Float>, rows: Int) -> (shift: [Float], sum: [Double], squares: [Double]) {
+    func shiftedMoments(_ input: UnsafePointer<Float>, rows: Int) -> (shift: [Float], sum: [Double], squares: [Double]) {
         let c = inputShape.channels
         let shift = Array(UnsafeBufferPointer(start: input, count: c))
         let parts = partCount(rows, minimumPerPart: 256)
@@ -78,6 +78,32 @@ public final class BatchNorm: Layer {
     public func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int, training: Bool) {
         let c = inputShape.channels
         let rows = batch * inputShape.height * inputShape.width
+        let (a, b) = affine(input: input, rows: rows, training: training)
+        let act = activation
+        a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in
+            parallelRanges(rows, minimumPerPart: 256) { _, range in
+                for row in range {
+                    let x = input + row * c, y = output + row * c
+                    switch act {
+                    case .leaky:
+                        for ch in 0..<c { let u = a[ch] * x[ch] + b[ch]; y[ch] = u > 0 ? u : Activation.leakySlope * u }
+                    case .relu:
+                        for ch in 0..<c { y[ch] = max(a[ch] * x[ch] + b[ch], 0) }
+                    case .relu6:
+                        for ch in 0..<c { y[ch] = min(max(a[ch] * x[ch] + b[ch], 0), 6) }
+                    case .linear:
+                        for ch in 0..<c { y[ch] = a[ch] * x[ch] + b[ch] }
+                    }
+                }
+            }
+        } }
+    }
+
+    /// The per-channel affine map u = a x + b of this pass: from the batch's statistics in
+    /// training (which also moves the running averages and keeps the statistics for
+    /// backward), from the running ones in inference.
+    func affine(input: UnsafePointer<Float>, rows: Int, training: Bool) -> (a: [Float], b: [Float]) {
+        let c = inputShape.channels
         var mean = [Float](repeating: 0, count: c)
         var inverse = [Float](repeating: 0, count: c)
         if training {
@@ -107,24 +133,7 @@ public final class BatchNorm: Layer {
             a[ch] = scale.value[ch] * inverse[ch]
             b[ch] = shift.value[ch] - a[ch] * mean[ch]
         }
-        let act = activation
-        a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in
-            parallelRanges(rows, minimumPerPart: 256) { _, range in
-                for row in range {
-                    let x = input + row * c, y = output + row * c
-                    switch act {
-                    case .leaky:
-                        for ch in 0..<c { let u = a[ch] * x[ch] + b[ch]; y[ch] = u > 0 ? u : Activation.leakySlope * u }
-                    case .relu:
-                        for ch in 0..<c { y[ch] = max(a[ch] * x[ch] + b[ch], 0) }
-                    case .relu6:
-                        for ch in 0..<c { y[ch] = min(max(a[ch] * x[ch] + b[ch], 0), 6) }
-                    case .linear:
-                        for ch in 0..<c { y[ch] = a[ch] * x[ch] + b[ch] }
-                    }
-                }
-            }
-        } }
+        return (a, b)
     }
 
     public func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
@@ -170,25 +179,8 @@ public final class BatchNorm: Layer {
                 }
             }
         }
-        var sumG = [Double](repeating: 0, count: c), sumGX = sumG
-        for p in 0..<parts {
-            for ch in 0..<c {
-                sumG[ch] += partial[p * 2 * c + ch]
-                sumGX[ch] += partial[p * 2 * c + c + ch] * Double(inverse[ch])   // Σ g x̂
-            }
-        }
-        for ch in 0..<c {
-            scale.gradient[ch] += Float(sumGX[ch])
-            shift.gradient[ch] += Float(sumG[ch])
-        }
+        let (k, meanG, meanGX) = finishBackward(partialSums: partial, parts: parts, rows: rows)
         guard let gradientInput else { return }
-        // ∂x = k (g − mean(g) − x̂ mean(g x̂)), k = γ / σ.
-        var k = [Float](repeating: 0, count: c), meanG = k, meanGX = k
-        for ch in 0..<c {
-            k[ch] = scale.value[ch] * inverse[ch]
-            meanG[ch] = Float(sumG[ch] / Double(rows))
-            meanGX[ch] = Float(sumGX[ch] / Double(rows))
-        }
         k.withUnsafeBufferPointer { k in meanG.withUnsafeBufferPointer { mg in meanGX.withUnsafeBufferPointer { mgx in
             mean.withUnsafeBufferPointer { mu in inverse.withUnsafeBufferPointer { inv in
                 parallelRanges(rows, minimumPerPart: 256) { _, range in
@@ -202,5 +194,29 @@ public final class BatchNorm: Layer {
                 }
             } }
         } } }
+    }
+
+    /// Adds ∂γ = Σ g x̂ and ∂β = Σ g from per-worker partial sums (`parts` blocks of
+    /// [Σ g, Σ g (x − μ)] per channel, in Double) and returns what ∂x needs:
+    /// ∂x = k (g − mean(g) − x̂ mean(g x̂)) with k = γ / σ.
+    func finishBackward(partialSums partial: UnsafePointer<Double>, parts: Int, rows: Int) -> (k: [Float], meanG: [Float], meanGX: [Float]) {
+        let c = inputShape.channels
+        let inverse = batchInverseDeviation
+        var sumG = [Double](repeating: 0, count: c), sumGX = sumG
+        for p in 0..<parts {
+            for ch in 0..<c {
+                sumG[ch] += partial[p * 2 * c + ch]
+                sumGX[ch] += partial[p * 2 * c + c + ch] * Double(inverse[ch])   // Σ g x̂
+            }
+        }
+        var k = [Float](repeating: 0, count: c), meanG = k, meanGX = k
+        for ch in 0..<c {
+            scale.gradient[ch] += Float(sumGX[ch])
+            shift.gradient[ch] += Float(sumG[ch])
+            k[ch] = scale.value[ch] * inverse[ch]
+            meanG[ch] = Float(sumG[ch] / Double(rows))
+            meanGX[ch] = Float(sumGX[ch] / Double(rows))
+        }
+        return (k, meanG, meanGX)
     }
 }

@@ -39,7 +39,11 @@ struct Node {
 /// shortcuts or routes (a step read by several later steps collects their gradients).
 public final class Network {
     public let config: ModelConfig
+    /// The steps as run: `plainNodes` with each batch norm and the 2x2/2 max pool after it
+    /// fused into one `BatchNormMaxPool` where possible (plain chains only).
     let nodes: [Node]
+    /// One node per operation of the config (a conv, its batch norm, a pool, ...).
+    let plainNodes: [Node]
     /// Every parameter and buffer, in a stable order (config layer, then operation).
     public let parameters: [Parameter]
     public let inputShape: FeatureShape
@@ -87,8 +91,10 @@ public final class Network {
         }
     }
 
-    init(config: ModelConfig, nodes: [Node]) throws {
+    init(config: ModelConfig, nodes plain: [Node]) throws {
         self.config = config
+        self.plainNodes = plain
+        let nodes = Network.fused(plain)
         self.nodes = nodes
         self.parameters = nodes.flatMap(\.parameters)
         self.inputShape = FeatureShape(height: config.inputHeight, width: config.inputWidth, channels: config.inputChannels)
@@ -177,6 +183,31 @@ public final class Network {
             assert(nodes[previous].outputShape == shapes[i])
         }
         return nodes
+    }
+
+    /// `nodes` with every batch norm whose only reader is a 2x2 max pool of stride 2 fused
+    /// with it (when `BatchNormMaxPool.canFuse`); unchanged when the config has merges.
+    static func fused(_ nodes: [Node]) -> [Node] {
+        if nodes.contains(where: { if case .merge = $0.step { return true } else { return false } }) { return nodes }
+        var out: [Node] = []
+        var remap: [Int: Int] = [-1: -1]
+        var k = 0
+        while k < nodes.count {
+            if case let .operation(first) = nodes[k].step, let bn = first as? BatchNorm, k + 1 < nodes.count,
+               case let .operation(second) = nodes[k + 1].step, let pool = second as? MaxPool2D,
+               nodes[k + 1].inputs == [k], !nodes[(k + 2)...].contains(where: { $0.inputs.contains(k) }),
+               BatchNormMaxPool.canFuse(bn, pool) {
+                out.append(Node(step: .operation(BatchNormMaxPool(bn, pool)), inputs: nodes[k].inputs.map { remap[$0]! }, layer: nodes[k].layer))
+                remap[k] = out.count - 1
+                remap[k + 1] = out.count - 1
+                k += 2
+            } else {
+                out.append(Node(step: nodes[k].step, inputs: nodes[k].inputs.map { remap[$0]! }, layer: nodes[k].layer))
+                remap[k] = out.count - 1
+                k += 1
+            }
+        }
+        return out
     }
 
     public var headLayout: HeadLayout { config.headLayout }
@@ -280,6 +311,9 @@ public final class Network {
     /// before it: w' = w γ/σ per output channel, b' = β − γ μ/σ (σ from the running variance).
     /// One pass less over memory per layer; outputs equal `forward(training: false)`.
     public func foldedForInference() throws -> Network {
+        let nodes = plainNodes
+        var consumers = [Int](repeating: 0, count: nodes.count)
+        for node in nodes { for i in node.inputs where i >= 0 { consumers[i] += 1 } }
         var folded: [Node] = []
         var index = 0
         var remap: [Int: Int] = [-1: -1]

@@ -7,7 +7,7 @@ extension Network {
         var rows: [[String]] = [["#", "layer", "output", "params", "MFLOPs"]]
         let shapes = (try? config.layerShapes()) ?? []
         for (i, layer) in config.layers.enumerated() {
-            let members = nodes.filter { $0.layer == i }
+            let members = plainNodes.filter { $0.layer == i }
             let params = members.flatMap(\.parameters).filter(\.trainable).reduce(0) { $0 + $1.count }
             let macs = members.reduce(0) { $0 + $1.multiplyAccumulates }
             var kind = layer.typeName
@@ -22,7 +22,7 @@ extension Network {
             case let .shortcut(from, _): kind += " from \(from)"
             case let .route(list): kind += " \(list.map(String.init).joined(separator: ","))"
             }
-            let shape = i < shapes.count ? shapes[i] : nodes[members.last.map { _ in 0 } ?? 0].outputShape
+            let shape = i < shapes.count ? shapes[i] : plainNodes[members.last.map { _ in 0 } ?? 0].outputShape
             rows.append([String(i), kind, "\(shape.height)x\(shape.width)x\(shape.channels)",
                          formatCount(params), macs == 0 ? "-" : String(format: "%.3f", Double(2 * macs) / 1e6)])
         }
