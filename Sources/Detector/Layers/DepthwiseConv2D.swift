@@ -169,6 +169,43 @@ public final class DepthwiseConv2D: Layer {
             parallelRanges(batch * h) { _, rows in
                 for r in rows {
                     let n = r / h, y = r % h
+                    let gImage = dOut + n * oh * ow * c
+                    if s == 1 {
+                        // Stride 1: output (oy, ox) = (y + p − ky, x + p − kx), valid for
+                        // ky in kyLow...kyHigh and kx in kxLow...kxHigh; the sum stays in
+                        // registers and is stored once.
+                        let kyLow = max(0, y + pad - (oh - 1)), kyHigh = min(k - 1, y + pad)
+                        for x in 0..<w {
+                            let dst = gradientInput + n * imageCount + (y * w + x) * c
+                            let kxLow = max(0, x + pad - (ow - 1)), kxHigh = min(k - 1, x + pad)
+                            var ch = 0
+                            while ch < vectorEnd {
+                                var acc = SIMD16<Float>()
+                                if kyLow <= kyHigh && kxLow <= kxHigh {
+                                    for ky in kyLow...kyHigh {
+                                        let gRow = gImage + ((y + pad - ky) * ow + x + pad) * c + ch
+                                        let wRow = wk + ky * k * c + ch
+                                        for kx in kxLow...kxHigh { acc += load16(gRow - kx * c) * load16(wRow + kx * c) }
+                                    }
+                                }
+                                store16(acc, dst + ch)
+                                ch += 16
+                            }
+                            while ch < c {
+                                var acc: Float = 0
+                                if kyLow <= kyHigh && kxLow <= kxHigh {
+                                    for ky in kyLow...kyHigh {
+                                        for kx in kxLow...kxHigh {
+                                            acc += gImage[((y + pad - ky) * ow + x + pad - kx) * c + ch] * wk[(ky * k + kx) * c + ch]
+                                        }
+                                    }
+                                }
+                                dst[ch] = acc
+                                ch += 1
+                            }
+                        }
+                        continue
+                    }
                     for x in 0..<w {
                         let dst = gradientInput + n * imageCount + (y * w + x) * c
                         var ch = 0
@@ -176,17 +213,17 @@ public final class DepthwiseConv2D: Layer {
                         while ch < c { dst[ch] = 0; ch += 1 }
                         for ky in 0..<k {
                             let t = y + pad - ky
-                            // Strides 1 and 2 without integer division (it would cost more than
-                            // the taps themselves).
-                            if t < 0 || (s == 2 ? t & 1 != 0 : (s != 1 && t % s != 0)) { continue }
-                            let oy = s == 1 ? t : (s == 2 ? t >> 1 : t / s)
+                            // Stride 2 without integer division (it would cost more than the
+                            // taps themselves).
+                            if t < 0 || (s == 2 ? t & 1 != 0 : t % s != 0) { continue }
+                            let oy = s == 2 ? t >> 1 : t / s
                             if oy >= oh { continue }
                             for kx in 0..<k {
                                 let u = x + pad - kx
-                                if u < 0 || (s == 2 ? u & 1 != 0 : (s != 1 && u % s != 0)) { continue }
-                                let ox = s == 1 ? u : (s == 2 ? u >> 1 : u / s)
+                                if u < 0 || (s == 2 ? u & 1 != 0 : u % s != 0) { continue }
+                                let ox = s == 2 ? u >> 1 : u / s
                                 if ox >= ow { continue }
-                                let g = dOut + ((n * oh + oy) * ow + ox) * c
+                                let g = gImage + (oy * ow + ox) * c
                                 let wt = wk + (ky * k + kx) * c
                                 var ch = 0
                                 while ch < vectorEnd {

@@ -109,6 +109,24 @@ func keepAwayFromKink(_ conv: Conv2D, input: [Float], batch: Int) {
         #expect(maxDifference(gradW[0], expected.weight) < 1e-4)
     }
 
+    /// 5x5 kernels (the stride-1 input gradient's tap ranges are computed, not fixed at 3).
+    @Test(arguments: [(6, 7, 16, 1), (5, 5, 19, 1), (7, 6, 16, 2)])
+    func fiveByFiveMatchesReferenceLoops(h: Int, w: Int, c: Int, stride: Int) {
+        let shape = FeatureShape(height: h, width: w, channels: c)
+        let dw = DepthwiseConv2D(name: "dw", input: shape, size: 5, stride: stride)
+        randomize(dw, seed: 14)
+        let input = randomValues(2 * shape.count, seed: 15)
+        let out = run(dw, input, batch: 2)
+        #expect(maxDifference(out, DepthwiseConv2D.referenceForward(input: input, inputShape: shape, batch: 2,
+                                                                    weight: dw.weight.value, size: 5, stride: stride)) < 1e-5)
+        let gradOut = randomValues(out.count, seed: 16)
+        let (gradIn, gradW) = backward(dw, input: input, output: out, gradientOutput: gradOut, batch: 2)
+        let expected = DepthwiseConv2D.referenceBackward(input: input, inputShape: shape, batch: 2, weight: dw.weight.value,
+                                                         size: 5, stride: stride, gradientOutput: gradOut)
+        #expect(maxDifference(gradIn, expected.input) < 1e-5)
+        #expect(maxDifference(gradW[0], expected.weight) < 1e-4)
+    }
+
     @Test(arguments: [(5, 4, 3, 1, 2), (6, 6, 17, 2, 1), (4, 5, 16, 2, 1), (3, 3, 1, 1, 1)])
     func backwardMatchesFiniteDifferences(h: Int, w: Int, c: Int, stride: Int, batch: Int) {
         let shape = FeatureShape(height: h, width: w, channels: c)
