@@ -34,15 +34,51 @@ func addBiasAndActivate(_ values: UnsafeMutablePointer<Float>, rows: Int, channe
                         bias: UnsafePointer<Float>?, activation act: Activation) {
     if bias == nil && act == .linear { return }
     parallelRanges(rows, minimumPerPart: 256) { _, range in
+        addBiasAndActivate(values, rows: range, channels: c, bias: bias, activation: act)
+    }
+}
+
+/// The same on the rows `range` only, on the calling thread (for a worker finishing the rows
+/// it has just computed, while they are in its cache).
+func addBiasAndActivate(_ values: UnsafeMutablePointer<Float>, rows range: Range<Int>, channels c: Int,
+                        bias: UnsafePointer<Float>?, activation act: Activation) {
+    if bias == nil && act == .linear { return }
+    if c % 16 == 0 {
         for row in range {
             let y = values + row * c
-            if let b = bias { for ch in 0..<c { y[ch] += b[ch] } }
-            switch act {
-            case .leaky: for ch in 0..<c { y[ch] = y[ch] > 0 ? y[ch] : Activation.leakySlope * y[ch] }
-            case .relu: for ch in 0..<c { y[ch] = max(y[ch], 0) }
-            case .relu6: for ch in 0..<c { y[ch] = min(max(y[ch], 0), 6) }
-            case .linear: break
+            var ch = 0
+            while ch < c {
+                var v = load16(y + ch)
+                if let b = bias { v += load16(b + ch) }
+                store16(act.apply(v), y + ch)
+                ch += 16
             }
+        }
+        return
+    }
+    for row in range {
+        let y = values + row * c
+        if let b = bias { for ch in 0..<c { y[ch] += b[ch] } }
+        switch act {
+        case .leaky: for ch in 0..<c { y[ch] = y[ch] > 0 ? y[ch] : Activation.leakySlope * y[ch] }
+        case .relu: for ch in 0..<c { y[ch] = max(y[ch], 0) }
+        case .relu6: for ch in 0..<c { y[ch] = min(max(y[ch], 0), 6) }
+        case .linear: break
+        }
+    }
+}
+
+extension Activation {
+    /// The activation on 16 values (the same results as the scalar one).
+    @inline(__always)
+    func apply(_ u: SIMD16<Float>) -> SIMD16<Float> {
+        switch self {
+        case .leaky: return (u * Activation.leakySlope).replacing(with: u, where: u .> 0)
+        case .relu: return SIMD16<Float>(repeating: 0).replacing(with: u, where: u .> 0)
+        case .relu6:
+            let low = SIMD16<Float>(repeating: 0).replacing(with: u, where: u .> 0)
+            return low.replacing(with: SIMD16<Float>(repeating: 6), where: low .> 6)
+        case .linear: return u
         }
     }
 }

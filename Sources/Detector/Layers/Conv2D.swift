@@ -96,7 +96,12 @@ public final class Conv2D: Layer {
         let cout = outputShape.channels
         let kk = columns
         if usesDirectKernel {
-            directForward(input: input, output: output, batch: batch)
+            // The bias and the activation are applied as each output is stored.
+            let biasValues = bias?.value ?? []
+            biasValues.withUnsafeBufferPointer { b in
+                directForward(input: input, output: output, batch: batch, bias: bias == nil ? nil : b.baseAddress)
+            }
+            return
         } else {
         weight.value.withUnsafeBufferPointer { w in
             parallelRanges(batch, parts: engineThreads) { worker, images in
@@ -213,7 +218,12 @@ extension Conv2D {
 extension Conv2D {
     var usesDirectKernel: Bool { outputShape.channels % 16 == 0 && inputShape.channels <= 8 && size > 1 }
 
-    func directForward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
+    func directForward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int, bias: UnsafePointer<Float>?) {
+        let act = activation
+        // act(acc + bias) for output channels co..co+15.
+        @inline(__always) func finish(_ acc: SIMD16<Float>, _ co: Int) -> SIMD16<Float> {
+            act.apply(bias.map { acc + load16($0 + co) } ?? acc)
+        }
         // Legend: h, w, c input; oh, ow, f output height, width, channels; k kernel; s stride.
         let (h, w, c) = (inputShape.height, inputShape.width, inputShape.channels)
         let (oh, ow, f, k, s, pad) = (outputShape.height, outputShape.width, outputShape.channels, size, stride, padding)
@@ -249,8 +259,8 @@ extension Conv2D {
                                         a3 += src[3 * s * c + t] * wv
                                     }
                                 }
-                                store16(a0, out + co); store16(a1, out + f + co)
-                                store16(a2, out + 2 * f + co); store16(a3, out + 3 * f + co)
+                                store16(finish(a0, co), out + co); store16(finish(a1, co), out + f + co)
+                                store16(finish(a2, co), out + 2 * f + co); store16(finish(a3, co), out + 3 * f + co)
                                 co += 16
                             }
                             ox += 4
@@ -268,7 +278,7 @@ extension Conv2D {
                                     for ci in 0..<c { acc += src[ci] * load16(wRow + ci * f) }
                                 }
                             }
-                            store16(acc, out + co)
+                            store16(finish(acc, co), out + co)
                             co += 16
                         }
                         ox += 1

@@ -30,19 +30,17 @@ public final class PointwiseConv2D: Layer {
     public func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int, training: Bool) {
         let rows = batch * inputShape.height * inputShape.width
         let (cin, cout) = (inputShape.channels, outputShape.channels)
-        weight.value.withUnsafeBufferPointer { w in
+        let act = activation
+        let biasValues = bias?.value ?? []
+        weight.value.withUnsafeBufferPointer { w in biasValues.withUnsafeBufferPointer { b in
+            let biasPointer = bias == nil ? nil : b.baseAddress
             parallelRanges(rows, parts: engineThreads, minimumPerPart: 64) { _, range in
                 gemm(m: range.count, n: cout, k: cin, a: input + range.lowerBound * cin, lda: cin,
                      b: w.baseAddress!, ldb: cout, beta: 0, c: output + range.lowerBound * cout, ldc: cout)
+                // Bias and activation on this worker's rows while they are in its cache.
+                addBiasAndActivate(output, rows: range, channels: cout, bias: biasPointer, activation: act)
             }
-        }
-        if let bias {
-            bias.value.withUnsafeBufferPointer { b in
-                addBiasAndActivate(output, rows: rows, channels: cout, bias: b.baseAddress, activation: activation)
-            }
-        } else {
-            addBiasAndActivate(output, rows: rows, channels: cout, bias: nil, activation: activation)
-        }
+        } }
     }
 
     public func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,

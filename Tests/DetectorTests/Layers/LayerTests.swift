@@ -31,6 +31,20 @@ struct ConvCase: CustomTestStringConvertible, Sendable {
         ConvCase(height: 4, width: 4, channels: 8, filters: 48, size: 3, stride: 2, batch: 3),
     ]
 
+    /// The bias and activation fused into the direct kernel's stores (and applied after the
+    /// GEMM otherwise) give act(conv + bias) for every activation.
+    @Test(arguments: [(3, 16), (3, 32), (16, 16)], Activation.allCases)
+    func fusedBiasAndActivation(_ channels: (Int, Int), _ activation: Activation) {
+        let shape = FeatureShape(height: 6, width: 9, channels: channels.0)
+        let plain = Conv2D(name: "c", input: shape, filters: channels.1, size: 3, stride: 1, bias: true)
+        let fused = Conv2D(name: "c", input: shape, filters: channels.1, size: 3, stride: 1, bias: true, activation: activation)
+        randomize(plain, seed: 8)
+        randomize(fused, seed: 8)
+        let input = randomValues(2 * shape.count, seed: 9, range: -4..<4)
+        let expected = run(plain, input, batch: 2).map { activation.apply($0) }
+        #expect(maxDifference(run(fused, input, batch: 2), expected) == 0)
+    }
+
     @Test(arguments: cases)
     func fastPathMatchesReferenceLoop(_ c: ConvCase) {
         let conv = Conv2D(name: "c", input: FeatureShape(height: c.height, width: c.width, channels: c.channels),
