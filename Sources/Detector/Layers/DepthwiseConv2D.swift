@@ -49,7 +49,37 @@ public final class DepthwiseConv2D: Layer {
                     let n = r / oh, oy = r % oh
                     let image = input + n * imageCount
                     let yLow = max(0, pad - oy * s), yHigh = min(k, h + pad - oy * s)
-                    for ox in 0..<ow {
+                    // Interior columns (every tap inside on x), four pixels at a time: four
+                    // independent accumulator chains instead of one, the same sums in the same
+                    // order (ky, then kx) as the single-pixel loop below.
+                    let interiorLow = min(ow, (pad + s - 1) / s)
+                    let interiorHigh = max(interiorLow, min(ow, (w - k + pad) / s + 1))
+                    var ox = 0
+                    while ox < ow {
+                        if ox >= interiorLow && ox + 4 <= interiorHigh && vectorEnd == c {
+                            let out = output + ((n * oh + oy) * ow + ox) * c
+                            var ch = 0
+                            while ch < c {
+                                var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+                                for ky in yLow..<yHigh {
+                                    let row = image + ((oy * s + ky - pad) * w + ox * s - pad) * c + ch
+                                    let wRow = wk + ky * k * c + ch
+                                    for kx in 0..<k {
+                                        let wv = load16(wRow + kx * c)
+                                        a0 += load16(row + kx * c) * wv
+                                        a1 += load16(row + (s + kx) * c) * wv
+                                        a2 += load16(row + (2 * s + kx) * c) * wv
+                                        a3 += load16(row + (3 * s + kx) * c) * wv
+                                    }
+                                }
+                                store16(a0, out + ch); store16(a1, out + c + ch)
+                                store16(a2, out + 2 * c + ch); store16(a3, out + 3 * c + ch)
+                                ch += 16
+                            }
+                            ox += 4
+                            continue
+                        }
+                        defer { ox += 1 }
                         let out = output + ((n * oh + oy) * ow + ox) * c
                         let xLow = max(0, pad - ox * s), xHigh = min(k, w + pad - ox * s)
                         var ch = 0

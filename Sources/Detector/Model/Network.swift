@@ -41,13 +41,13 @@ public final class Network {
     public let config: ModelConfig
     /// The steps as run: `plainNodes` with each batch norm and the 2x2/2 max pool after it
     /// fused into one `BatchNormMaxPool` where possible (plain chains only).
-    let nodes: [Node]
+    private(set) var nodes: [Node]
     /// One node per operation of the config (a conv, its batch norm, a pool, ...).
     let plainNodes: [Node]
     /// Every parameter and buffer, in a stable order (config layer, then operation).
     public let parameters: [Parameter]
     public let inputShape: FeatureShape
-    private let consumers: [Int]
+    private var consumers: [Int]
     private let hasMerges: Bool
 
     private var batchCapacity = 0
@@ -102,6 +102,17 @@ public final class Network {
         for node in nodes { for i in node.inputs where i >= 0 { consumers[i] += 1 } }
         self.consumers = consumers
         self.hasMerges = nodes.contains { if case .merge = $0.step { return true } else { return false } }
+        resetLayerTimes()
+    }
+
+    /// Runs `nodes` (the same function, fused differently) from now on; the buffers are
+    /// allocated again for the new shapes.
+    private func replaceNodes(_ replacement: [Node]) {
+        release()
+        nodes = replacement
+        var consumers = [Int](repeating: 0, count: nodes.count)
+        for node in nodes { for i in node.inputs where i >= 0 { consumers[i] += 1 } }
+        self.consumers = consumers
         resetLayerTimes()
     }
 
@@ -356,7 +367,34 @@ public final class Network {
                 index += 1
             }
         }
-        return try Network(config: config, nodes: folded)
+        let network = try Network(config: config, nodes: folded)
+        network.replaceNodes(Network.fusedForInference(network.plainNodes))
+        return network
+    }
+
+    /// `nodes` with each direct-kernel first convolution and the 2x2/2 max pool reading it
+    /// run as one `ConvMaxPool` (inference only), in plain chains.
+    static func fusedForInference(_ nodes: [Node]) -> [Node] {
+        if nodes.contains(where: { if case .merge = $0.step { return true } else { return false } }) { return nodes }
+        var out: [Node] = []
+        var remap: [Int: Int] = [-1: -1]
+        var k = 0
+        while k < nodes.count {
+            if case let .operation(first) = nodes[k].step, let conv = first as? Conv2D, k + 1 < nodes.count,
+               case let .operation(second) = nodes[k + 1].step, let pool = second as? MaxPool2D,
+               nodes[k + 1].inputs == [k], !nodes[(k + 2)...].contains(where: { $0.inputs.contains(k) }),
+               ConvMaxPool.canFuse(conv, pool) {
+                out.append(Node(step: .operation(ConvMaxPool(conv, pool)), inputs: nodes[k].inputs.map { remap[$0]! }, layer: nodes[k].layer))
+                remap[k] = out.count - 1
+                remap[k + 1] = out.count - 1
+                k += 2
+            } else {
+                out.append(Node(step: nodes[k].step, inputs: nodes[k].inputs.map { remap[$0]! }, layer: nodes[k].layer))
+                remap[k] = out.count - 1
+                k += 1
+            }
+        }
+        return out
     }
 
     /// Sets every parameter from `values` by name; throws if a name is missing or a size differs.

@@ -103,7 +103,8 @@ func keepAwayFromKink(_ conv: Conv2D, input: [Float], batch: Int) {
     /// (height, width, channels, stride, batch): channel counts below, at and past 16 exercise
     /// the SIMD16 path and its scalar remainder.
     static let sweep = [(5, 4, 3, 1, 2), (6, 6, 17, 2, 1), (7, 5, 8, 1, 3), (8, 8, 32, 2, 2), (3, 3, 1, 1, 1),
-                        (9, 7, 16, 1, 2), (7, 9, 48, 2, 1), (4, 6, 35, 1, 2), (1, 1, 16, 1, 1), (2, 3, 20, 2, 3)]
+                        (9, 7, 16, 1, 2), (7, 9, 48, 2, 1), (4, 6, 35, 1, 2), (1, 1, 16, 1, 1), (2, 3, 20, 2, 3),
+                        (5, 13, 16, 2, 1), (3, 12, 32, 1, 2)]
 
     @Test(arguments: sweep)
     func fastKernelsMatchReferenceLoops(h: Int, w: Int, c: Int, stride: Int, batch: Int) {

@@ -1,0 +1,103 @@
+/// Inference only: a 3x3 stride-1 convolution with few input channels (the network's first
+/// layer, batch norm folded in: bias and activation) and the 2x2/2 max pool after it, in one
+/// pass. Each pooled output takes the four convolution outputs of its window into four
+/// register accumulators and stores only their maximum, so the full-size activation (16 MB
+/// per 256 x 256 image for 16 filters) is never written or read back.
+///
+///     out[py, px, co] = act(max_{dy,dx ∈ {0,1}} conv[2py + dy, 2px + dx, co] + b[co])
+///
+/// which equals pooling act(conv + b) because adding b and every activation here are
+/// non-decreasing. The sums are taken in the order of `Conv2D`'s direct kernel, so the
+/// result is that of `Conv2D` then `MaxPool2D` (the tests compare).
+final class ConvMaxPool: Layer {
+    let conv: Conv2D
+    let pool: MaxPool2D
+    let name: String
+    var inputShape: FeatureShape { conv.inputShape }
+    var outputShape: FeatureShape { pool.outputShape }
+    var parameters: [Parameter] { conv.parameters }
+    var multiplyAccumulates: Int { conv.multiplyAccumulates }
+
+    static func canFuse(_ conv: Conv2D, _ pool: MaxPool2D) -> Bool {
+        let s = conv.outputShape
+        return conv.usesDirectKernel && conv.size == 3 && conv.stride == 1 && pool.size == 2 && pool.stride == 2
+            && pool.inputShape == s && s.height % 2 == 0 && s.width % 2 == 0
+    }
+
+    init(_ conv: Conv2D, _ pool: MaxPool2D) {
+        precondition(Self.canFuse(conv, pool), "\(conv.name) and \(pool.name) cannot be fused")
+        self.conv = conv
+        self.pool = pool
+        name = conv.name + "+" + pool.name.split(separator: ".").dropFirst().joined(separator: ".")
+    }
+
+    func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int, training: Bool) {
+        let (h, w, c) = (inputShape.height, inputShape.width, inputShape.channels)
+        let (ph, pw, f) = (outputShape.height, outputShape.width, outputShape.channels)
+        let act = conv.activation
+        let biasValues = conv.bias?.value ?? [Float](repeating: 0, count: f)
+        let imageCount = inputShape.count
+        conv.weight.value.withUnsafeBufferPointer { kernel in biasValues.withUnsafeBufferPointer { bias in
+            let wk = kernel.baseAddress!, bk = bias.baseAddress!
+            /// The convolution at (oy, ox) for channels co..co+15, taps clipped at the edges,
+            /// summed in the direct kernel's order (ky, then kx and ci).
+            @inline(__always) func convolution(_ image: UnsafePointer<Float>, _ oy: Int, _ ox: Int, _ co: Int) -> SIMD16<Float> {
+                var acc = SIMD16<Float>()
+                for ky in max(0, 1 - oy)..<min(3, h + 1 - oy) {
+                    for kx in max(0, 1 - ox)..<min(3, w + 1 - ox) {
+                        let src = image + ((oy + ky - 1) * w + ox + kx - 1) * c
+                        let wRow = wk + (ky * 3 + kx) * c * f + co
+                        for ci in 0..<c { acc += src[ci] * load16(wRow + ci * f) }
+                    }
+                }
+                return acc
+            }
+            @inline(__always) func maximum(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a.replacing(with: b, where: b .> a) }
+            parallelRanges(batch * ph) { _, rows in
+                for r in rows {
+                    let n = r / ph, py = r % ph
+                    let image = input + n * imageCount
+                    let top = 2 * py
+                    let rowsInside = top >= 1 && top + 2 < h
+                    for px in 0..<pw {
+                        let left = 2 * px
+                        let out = output + ((n * ph + py) * pw + px) * f
+                        var co = 0
+                        while co < f {
+                            var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a10 = SIMD16<Float>(), a11 = SIMD16<Float>()
+                            if rowsInside && left >= 1 && left + 2 < w {
+                                // The window's four outputs: two rows, two columns, every tap inside.
+                                for ky in 0..<3 {
+                                    let src0 = image + ((top + ky - 1) * w + left - 1) * c
+                                    let src1 = src0 + w * c
+                                    let wRow = wk + ky * 3 * c * f + co
+                                    for t in 0..<(3 * c) {
+                                        let wv = load16(wRow + t * f)
+                                        a00 += src0[t] * wv
+                                        a01 += src0[c + t] * wv
+                                        a10 += src1[t] * wv
+                                        a11 += src1[c + t] * wv
+                                    }
+                                }
+                            } else {
+                                a00 = convolution(image, top, left, co)
+                                a01 = convolution(image, top, left + 1, co)
+                                a10 = convolution(image, top + 1, left, co)
+                                a11 = convolution(image, top + 1, left + 1, co)
+                            }
+                            let m = maximum(maximum(a00, a01), maximum(a10, a11))
+                            store16(act.apply(m + load16(bk + co)), out + co)
+                            co += 16
+                        }
+                    }
+                }
+            }
+        } }
+    }
+
+    func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                  gradientOutput: UnsafeMutablePointer<Float>, gradientInput: UnsafeMutablePointer<Float>?,
+                  batch: Int) {
+        preconditionFailure("\(name) is an inference-only step (a network folded for inference cannot be trained)")
+    }
+}
