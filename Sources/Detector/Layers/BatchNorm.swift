@@ -60,10 +60,27 @@ public final class BatchNorm: Layer {
                 var r = range.lowerBound
                 while r < range.upperBound {
                     let end = min(r + 64, range.upperBound)
-                    block.update(repeating: 0, count: 2 * c)
-                    for row in r..<end {
-                        let x = input + row * c
-                        for ch in 0..<c { let d = x[ch] - k[ch]; block[ch] += d; block[c + ch] += d * d }
+                    if c % 16 == 0 {
+                        // 16 channels at a time over the block's rows, the sums in registers.
+                        var ch = 0
+                        while ch < c {
+                            let shiftVector = load16(k.baseAddress! + ch)
+                            var sum = SIMD16<Float>(), square = SIMD16<Float>()
+                            for row in r..<end {
+                                let d = load16(input + row * c + ch) - shiftVector
+                                sum += d
+                                square += d * d
+                            }
+                            store16(sum, block + ch)
+                            store16(square, block + c + ch)
+                            ch += 16
+                        }
+                    } else {
+                        block.update(repeating: 0, count: 2 * c)
+                        for row in r..<end {
+                            let x = input + row * c
+                            for ch in 0..<c { let d = x[ch] - k[ch]; block[ch] += d; block[c + ch] += d * d }
+                        }
                     }
                     for ch in 0..<c { sums[ch] += Double(block[ch]); squares[ch] += Double(block[c + ch]) }
                     r = end

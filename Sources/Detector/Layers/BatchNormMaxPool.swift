@@ -132,22 +132,23 @@ final class BatchNormMaxPool: Layer {
                     var ox = 0
                     while ox < ow {
                         let end = min(ox + 16, ow)
-                        block.update(repeating: 0, count: 2 * c)
-                        for x0 in ox..<end {
-                            let o = ((n * oh + oy) * ow + x0) * c
-                            let p0 = input + ((n * h + 2 * oy) * w + 2 * x0) * c
-                            var ch = 0
-                            while ch < c {
-                                let muv = load16(mu.baseAddress! + ch)
-                                var sumG = load16(block + ch), sumGX = load16(block + c + ch)
-                                window(p0, o, ch, load16(a.baseAddress! + ch), load16(b.baseAddress! + ch)) { _, x, g in
+                        // 16 channels at a time over the block's windows, the sums in registers.
+                        var ch = 0
+                        while ch < c {
+                            let muv = load16(mu.baseAddress! + ch)
+                            let av = load16(a.baseAddress! + ch), bv = load16(b.baseAddress! + ch)
+                            var sumG = SIMD16<Float>(), sumGX = SIMD16<Float>()
+                            for x0 in ox..<end {
+                                let o = ((n * oh + oy) * ow + x0) * c
+                                let p0 = input + ((n * h + 2 * oy) * w + 2 * x0) * c
+                                window(p0, o, ch, av, bv) { _, x, g in
                                     sumG += g
                                     sumGX += g * (x - muv)
                                 }
-                                store16(sumG, block + ch)
-                                store16(sumGX, block + c + ch)
-                                ch += 16
                             }
+                            store16(sumG, block + ch)
+                            store16(sumGX, block + c + ch)
+                            ch += 16
                         }
                         for ch in 0..<(2 * c) { sums[ch] += Double(block[ch]) }
                         ox = end
