@@ -46,3 +46,42 @@ final class Workspace: @unchecked Sendable {
         return buffers[worker]!
     }
 }
+
+/// C[m, n] = A[m, k] · B[k, n], all row-major and contiguous (lda = k, ldb = ldc = n), for n a
+/// multiple of 16 and a small k: four rows of C at a time, 16 columns of each in a SIMD16
+/// accumulator, A's values broadcast against rows of B. No packing, so for the pointwise
+/// layers' skinny shapes (k of 16 to 64) it beats OpenBLAS, whose copies of A and B cost as
+/// much as its kernel there (see `PointwiseConv2D.usesSmallGEMM`).
+func smallGEMM(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>) {
+    precondition(n % 16 == 0, "smallGEMM needs n a multiple of 16")
+    var i = 0
+    while i + 4 <= m {
+        let a0 = a + i * k, a1 = a0 + k, a2 = a1 + k, a3 = a2 + k
+        var col = 0
+        while col < n {
+            var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
+            for p in 0..<k {
+                let bv = load16(b + p * n + col)
+                c0 += a0[p] * bv
+                c1 += a1[p] * bv
+                c2 += a2[p] * bv
+                c3 += a3[p] * bv
+            }
+            let out = c + i * n + col
+            store16(c0, out); store16(c1, out + n); store16(c2, out + 2 * n); store16(c3, out + 3 * n)
+            col += 16
+        }
+        i += 4
+    }
+    while i < m {
+        let row = a + i * k
+        var col = 0
+        while col < n {
+            var acc = SIMD16<Float>()
+            for p in 0..<k { acc += row[p] * load16(b + p * n + col) }
+            store16(acc, c + i * n + col)
+            col += 16
+        }
+        i += 1
+    }
+}
