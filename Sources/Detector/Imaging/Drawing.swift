@@ -125,12 +125,13 @@ struct TagRectangle: Equatable {
     }
 }
 
-/// Bottoms for detection tags so that they do not cover each other: the tags are placed in
-/// order (best score first), each at the first of its `candidates` (bottom edges, preferred
-/// first) whose rectangle overlaps no tag placed before it, or at its first candidate when
-/// every one collides. `rectangle(i, bottom)` gives tag i's rectangle for a bottom edge.
-func placeTags(count: Int, candidates: (Int) -> [Int], rectangle: (Int, Int) -> TagRectangle) -> [Int] {
-    var placed: [TagRectangle] = []
+/// Bottoms for tags so that they do not cover each other: the tags are placed in order (best
+/// score first), each at the first of its `candidates` (bottom edges, preferred first) whose
+/// rectangle overlaps neither `occupied` nor a tag placed before it, or at its first
+/// candidate when every one collides. `rectangle(i, bottom)` gives tag i's rectangle for a bottom edge.
+func placeTags(count: Int, avoiding occupied: [TagRectangle] = [], candidates: (Int) -> [Int],
+               rectangle: (Int, Int) -> TagRectangle) -> [Int] {
+    var placed = occupied
     var bottoms: [Int] = []
     for i in 0..<count {
         let options = candidates(i)
@@ -193,15 +194,6 @@ public func renderDetections(on image: Image, detections: [Detection], className
         return keep >= name.count ? name + suffix : String(name.prefix(keep)) + "." + suffix
     }
     let tagHeight = textHeight(scale: scale) + 2 * scale
-    for truth in truths {
-        let color = RGB.forClass(truth.classIndex)
-        let dark = RGB(UInt8(Float(color.r) * 0.6), UInt8(Float(color.g) * 0.6), UInt8(Float(color.b) * 0.6))
-        // Under the box; inside its bottom edge when there is no room below.
-        let y2 = pixel(truth.box.y2, image.height)
-        let bottom = y2 + tagHeight <= image.height ? y2 + tagHeight : y2
-        canvas.drawLabel(fitted("gt " + name(truth.classIndex), "", scale: scale), x: pixel(truth.box.x1, image.width),
-                         bottom: bottom, background: dark, scale: scale)
-    }
     // Tags of overlapping boxes would cover each other: the best detection's tag goes first
     // where it prefers, a later one tries inside its box's top edge, then higher above it,
     // then under the box. Drawn lowest score first, so any overlap left shows the best on top.
@@ -215,6 +207,23 @@ public func renderDetections(on image: Image, detections: [Detection], className
     }, rectangle: { i, bottom in
         canvas.labelRectangle(tags[i], x: pixel(best[i].box.x1, image.width), bottom: bottom, scale: scale)
     })
+    // Ground-truth tags under their boxes (inside the bottom edge when there is no room
+    // below), moved inside the bottom edge or above the box when a detection's tag or an
+    // earlier ground-truth tag is there.
+    let detectionRectangles = best.indices.map { canvas.labelRectangle(tags[$0], x: pixel(best[$0].box.x1, image.width), bottom: bottoms[$0], scale: scale) }
+    let truthTags = truths.map { fitted("gt " + name($0.classIndex), "", scale: scale) }
+    let truthBottoms = placeTags(count: truths.count, avoiding: detectionRectangles, candidates: { i in
+        let y1 = pixel(truths[i].box.y1, image.height), y2 = pixel(truths[i].box.y2, image.height)
+        let preferred = y2 + tagHeight <= image.height ? y2 + tagHeight : y2
+        return [preferred, y2, max(y1, 0) + tagHeight, y1]
+    }, rectangle: { i, bottom in
+        canvas.labelRectangle(truthTags[i], x: pixel(truths[i].box.x1, image.width), bottom: bottom, scale: scale)
+    })
+    for (i, truth) in truths.enumerated() {
+        let color = RGB.forClass(truth.classIndex)
+        let dark = RGB(UInt8(Float(color.r) * 0.6), UInt8(Float(color.g) * 0.6), UInt8(Float(color.b) * 0.6))
+        canvas.drawLabel(truthTags[i], x: pixel(truth.box.x1, image.width), bottom: truthBottoms[i], background: dark, scale: scale)
+    }
     for i in (0..<best.count).reversed() {
         canvas.drawLabel(tags[i], x: pixel(best[i].box.x1, image.width), bottom: bottoms[i],
                          background: RGB.forClass(best[i].classIndex), scale: scale)

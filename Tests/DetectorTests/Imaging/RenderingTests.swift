@@ -32,6 +32,18 @@ import Testing
         #expect(image.pixel(x: 50, y: 25) == .black)   // right of the better tag, above the worse one
     }
 
+    /// A ground-truth box right above a detection: its tag's place under the box (rows
+    /// 40...49) is the detection's tag's, so it goes inside its bottom edge (rows 30...39).
+    @Test func groundTruthTagMakesWayForADetectionTag() {
+        let d = Detection(box: BoundingBox(x1: 10, y1: 50, x2: 60, y2: 90), classIndex: 0, score: 0.9)
+        let truth = LabeledObject(classIndex: 1, box: BoundingBox(x1: 10, y1: 10, x2: 50, y2: 40))
+        let image = renderDetections(on: Self.black, detections: [d], classNames: ["a", "b"], groundTruth: [truth])
+        let c = RGB.forClass(1)
+        let dark = RGB(UInt8(Float(c.r) * 0.6), UInt8(Float(c.g) * 0.6), UInt8(Float(c.b) * 0.6))
+        #expect(image.pixel(x: 10, y: 30) == dark && image.pixel(x: 10, y: 39) == dark)
+        #expect(image.pixel(x: 10, y: 40) == RGB.forClass(0) && image.pixel(x: 10, y: 49) == RGB.forClass(0))
+    }
+
     @Test func tagPlacementTakesTheFirstFreeCandidate() {
         let rect = { (i: Int, bottom: Int) in TagRectangle(left: 0, top: bottom - 10, width: 30, height: 10) }
         // All three prefer bottom 20; the second and third fall back in order.
