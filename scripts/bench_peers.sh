@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONFIG=${CONFIG:-models/tiny-dsc.json}
-ROUNDS=${ROUNDS:-2}
+ROUNDS=${ROUNDS:-3}
 PEERS=${PEERS:-../shared/bench}
 OUT=${OUT:-runs/bench-peers}
 mkdir -p "$OUT"
