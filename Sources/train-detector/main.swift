@@ -111,7 +111,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         try report {
-            let config = try ModelConfig.load(path: config)
+            let config = try ModelConfig.load(path: resolveConfigPath(config))
             let folder = data ?? defaultDataFolder
             let dataset = try loadDataset(data)
             guard dataset.classNames == config.classes else {
@@ -214,7 +214,7 @@ struct ShowData: ParsableCommand {
 
     func run() throws {
         try report {
-            let config = try ModelConfig.load(path: config)
+            let config = try ModelConfig.load(path: resolveConfigPath(config))
             let dataset = try Dataset.load(path: data)
             for w in dataset.warnings { log("warning: \(w)") }
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -245,7 +245,7 @@ struct Anchors: ParsableCommand {
 
     func run() throws {
         try report {
-            let config = try ModelConfig.load(path: config)
+            let config = try ModelConfig.load(path: resolveConfigPath(config))
             let dataset = try loadDataset(data)
             var sizes: [(width: Float, height: Float)] = []
             for item in dataset.train.items {
@@ -294,9 +294,10 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         try report {
+            // The model first: a bad path must not wait for the synthetic data to be generated.
+            let network = try loadNetwork(path: model)
             let dataset = try loadDataset(data)
             let split = dataset.validation ?? dataset.train
-            let network = try loadNetwork(path: model)
             guard dataset.classNames == network.config.classes else {
                 throw ValidationError("the data set's classes \(dataset.classNames) differ from the model's \(network.config.classes)")
             }

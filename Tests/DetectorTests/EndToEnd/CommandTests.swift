@@ -93,6 +93,25 @@ let productsFolder: URL = {
         #expect(r.err.contains("bad.json") && r.err.contains("layer 7") && r.err.contains("filters"), "\(r.err)")
     }
 
+    /// From a folder without models/: the default config is found where the build (or
+    /// `make install`) keeps the shipped files, and a missing model is reported before any
+    /// synthetic data would be generated into the working directory.
+    @Test func commandsWorkOutsideTheRepository() throws {
+        let folder = try Fixtures.temporaryFolder("cmd-elsewhere")
+        let data = try Fixtures.temporaryFolder("cmd-elsewhere-data")
+        try FileManager.default.createDirectory(at: data.appendingPathComponent("images"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: data.appendingPathComponent("labels"), withIntermediateDirectories: true)
+        try Data("circle\nsquare\ntriangle\n".utf8).write(to: data.appendingPathComponent("classes.txt"))
+        try PNG.write(Image(width: 32, height: 32), to: data.appendingPathComponent("images/a.png").path)
+        try Data("0 0.5 0.5 0.25 0.25\n".utf8).write(to: data.appendingPathComponent("labels/a.txt"))
+        let anchors = try runCommand("train-detector", ["anchors", "1", "--data", data.path], in: folder)
+        #expect(anchors.status == 0, "\(anchors.err)")
+        #expect(anchors.out.contains("\"anchors\": [[2.00, 2.00]]"), "\(anchors.out)")   // a quarter of the 8x8 grid
+        let evaluate = try runCommand("train-detector", ["evaluate", "missing.safetensors"], in: folder)
+        #expect(evaluate.status != 0 && evaluate.err.contains("missing.safetensors"), "\(evaluate.err)")
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("data").path))
+    }
+
     @Test func trainRefusesBadLabelsNamingFileAndLine() throws {
         let folder = try Fixtures.temporaryFolder("cmd-data")
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("images"), withIntermediateDirectories: true)
