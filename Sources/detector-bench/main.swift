@@ -102,9 +102,9 @@ struct Bench: ParsableCommand {
         print("per-layer time of inference at batch 1 (µs):")
         for l in folded.layerTimes {
             let f = l.forwardSeconds / Double(calls) * 1e6
-            print(l.name.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: " %8.1f  (%4.1f%%)", f, 100 * f / 1e6 / inferTotal))
+            print(l.name.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: " %8.1f  (%4.1f%%)", f, 100 * f / 1e6 / inferTotal))
         }
-        print("  total" + String(format: "%27.1f µs in layers", inferTotal * 1e6))
+        print("  total" + String(format: "%33.1f µs in layers", inferTotal * 1e6))
         // Per-layer breakdown of training steps at batch 16.
         let input = batchInput(16), t = targets(16)
         trainStep(input, t)
@@ -117,9 +117,9 @@ struct Bench: ParsableCommand {
         print("per-layer time of one training step at batch 16 (ms, forward + backward):")
         for l in network.layerTimes {
             let f = l.forwardSeconds / Double(steps) * 1000, b = l.backwardSeconds / Double(steps) * 1000
-            print(l.name.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: " %7.2f + %7.2f = %7.2f  (%4.1f%%)", f, b, f + b, 100 * (f + b) / 1000 / total))
+            print(l.name.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: " %7.2f + %7.2f = %7.2f  (%4.1f%%)", f, b, f + b, 100 * (f + b) / 1000 / total))
         }
-        print("  total" + String(format: "%26.2f ms in layers", total * 1000))
+        print("  total" + String(format: "%32.2f ms in layers", total * 1000))
         let peak = trainingPeak16 ?? peakMiB()
         print(trainingPeak16 != nil
               ? String(format: "peak resident memory while training at batch 16: %.1f MiB", peak)

@@ -372,8 +372,9 @@ public final class Network {
         return network
     }
 
-    /// `nodes` with each direct-kernel first convolution and the 2x2/2 max pool reading it
-    /// run as one `ConvMaxPool` (inference only), in plain chains.
+    /// `nodes` with each direct-kernel first convolution and each pointwise convolution run
+    /// with the 2x2/2 max pool reading it as one step (`ConvMaxPool`, `PointwiseMaxPool`;
+    /// inference only), in plain chains.
     static func fusedForInference(_ nodes: [Node]) -> [Node] {
         if nodes.contains(where: { if case .merge = $0.step { return true } else { return false } }) { return nodes }
         var out: [Node] = []
@@ -385,6 +386,14 @@ public final class Network {
                nodes[k + 1].inputs == [k], !nodes[(k + 2)...].contains(where: { $0.inputs.contains(k) }),
                ConvMaxPool.canFuse(conv, pool) {
                 out.append(Node(step: .operation(ConvMaxPool(conv, pool)), inputs: nodes[k].inputs.map { remap[$0]! }, layer: nodes[k].layer))
+                remap[k] = out.count - 1
+                remap[k + 1] = out.count - 1
+                k += 2
+            } else if case let .operation(first) = nodes[k].step, let pointwise = first as? PointwiseConv2D, k + 1 < nodes.count,
+               case let .operation(second) = nodes[k + 1].step, let pool = second as? MaxPool2D,
+               nodes[k + 1].inputs == [k], !nodes[(k + 2)...].contains(where: { $0.inputs.contains(k) }),
+               PointwiseMaxPool.canFuse(pointwise, pool) {
+                out.append(Node(step: .operation(PointwiseMaxPool(pointwise, pool)), inputs: nodes[k].inputs.map { remap[$0]! }, layer: nodes[k].layer))
                 remap[k] = out.count - 1
                 remap[k + 1] = out.count - 1
                 k += 2
