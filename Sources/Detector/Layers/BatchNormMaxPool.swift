@@ -50,7 +50,7 @@ final class BatchNormMaxPool: Layer {
         precondition(Self.canFuse(bn, pool), "\(bn.name) and \(pool.name) cannot be fused")
         batchNorm = bn
         self.pool = pool
-        name = bn.name + "+" + pool.name.split(separator: ".").dropFirst().joined(separator: ".")
+        name = fusedStepName(bn.name, pool.name)
         switch bn.activation {
         case .leaky: slope = Activation.leakySlope
         case .relu: slope = 0

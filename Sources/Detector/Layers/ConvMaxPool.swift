@@ -28,7 +28,7 @@ final class ConvMaxPool: Layer {
         precondition(Self.canFuse(conv, pool), "\(conv.name) and \(pool.name) cannot be fused")
         self.conv = conv
         self.pool = pool
-        name = conv.name + "+" + pool.name.split(separator: ".").dropFirst().joined(separator: ".")
+        name = fusedStepName(conv.name, pool.name)
     }
 
     func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int, training: Bool) {

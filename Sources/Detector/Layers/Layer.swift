@@ -86,6 +86,11 @@ func partCount(_ total: Int, parts: Int = engineThreads, minimumPerPart: Int = 1
     max(1, min(parts, total / max(minimumPerPart, 1)))
 }
 
+/// The name of a fused step: "layers.0.bn" and "layers.1.maxpool" give "layers.0.bn+1.maxpool".
+func fusedStepName(_ first: String, _ second: String) -> String {
+    first + "+" + second.split(separator: ".").dropFirst().joined(separator: ".")
+}
+
 /// Number of workers used by the engine's own parallel loops.
 let engineThreads = 2
 

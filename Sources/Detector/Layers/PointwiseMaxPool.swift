@@ -28,7 +28,7 @@ final class PointwiseMaxPool: Layer {
         precondition(Self.canFuse(pointwise, pool), "\(pointwise.name) and \(pool.name) cannot be fused")
         self.pointwise = pointwise
         self.pool = pool
-        name = pointwise.name + "+" + pool.name.split(separator: ".").dropFirst().joined(separator: ".")
+        name = fusedStepName(pointwise.name, pool.name)
     }
 
     func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int, training: Bool) {

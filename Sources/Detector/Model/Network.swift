@@ -199,21 +199,31 @@ public final class Network {
     /// `nodes` with every batch norm whose only reader is a 2x2 max pool of stride 2 fused
     /// with it (when `BatchNormMaxPool.canFuse`); unchanged when the config has merges.
     static func fused(_ nodes: [Node]) -> [Node] {
+        fusingPairs(nodes) { first, second in
+            guard let bn = first as? BatchNorm, let pool = second as? MaxPool2D, BatchNormMaxPool.canFuse(bn, pool) else { return nil }
+            return BatchNormMaxPool(bn, pool)
+        }
+    }
+
+    /// `nodes` with each pair of consecutive operations, the second the only reader of the
+    /// first, replaced by `fuse(first, second)` where that gives a step; plain chains only
+    /// (with merges the nodes are returned unchanged).
+    static func fusingPairs(_ nodes: [Node], _ fuse: (Layer, Layer) -> Layer?) -> [Node] {
         if nodes.contains(where: { if case .merge = $0.step { return true } else { return false } }) { return nodes }
         var out: [Node] = []
         var remap: [Int: Int] = [-1: -1]
         var k = 0
         while k < nodes.count {
-            if case let .operation(first) = nodes[k].step, let bn = first as? BatchNorm, k + 1 < nodes.count,
-               case let .operation(second) = nodes[k + 1].step, let pool = second as? MaxPool2D,
+            let inputs = nodes[k].inputs.map { remap[$0]! }
+            if k + 1 < nodes.count, case let .operation(first) = nodes[k].step, case let .operation(second) = nodes[k + 1].step,
                nodes[k + 1].inputs == [k], !nodes[(k + 2)...].contains(where: { $0.inputs.contains(k) }),
-               BatchNormMaxPool.canFuse(bn, pool) {
-                out.append(Node(step: .operation(BatchNormMaxPool(bn, pool)), inputs: nodes[k].inputs.map { remap[$0]! }, layer: nodes[k].layer))
+               let step = fuse(first, second) {
+                out.append(Node(step: .operation(step), inputs: inputs, layer: nodes[k].layer))
                 remap[k] = out.count - 1
                 remap[k + 1] = out.count - 1
                 k += 2
             } else {
-                out.append(Node(step: nodes[k].step, inputs: nodes[k].inputs.map { remap[$0]! }, layer: nodes[k].layer))
+                out.append(Node(step: nodes[k].step, inputs: inputs, layer: nodes[k].layer))
                 remap[k] = out.count - 1
                 k += 1
             }
@@ -376,34 +386,12 @@ public final class Network {
     /// with the 2x2/2 max pool reading it as one step (`ConvMaxPool`, `PointwiseMaxPool`;
     /// inference only), in plain chains.
     static func fusedForInference(_ nodes: [Node]) -> [Node] {
-        if nodes.contains(where: { if case .merge = $0.step { return true } else { return false } }) { return nodes }
-        var out: [Node] = []
-        var remap: [Int: Int] = [-1: -1]
-        var k = 0
-        while k < nodes.count {
-            if case let .operation(first) = nodes[k].step, let conv = first as? Conv2D, k + 1 < nodes.count,
-               case let .operation(second) = nodes[k + 1].step, let pool = second as? MaxPool2D,
-               nodes[k + 1].inputs == [k], !nodes[(k + 2)...].contains(where: { $0.inputs.contains(k) }),
-               ConvMaxPool.canFuse(conv, pool) {
-                out.append(Node(step: .operation(ConvMaxPool(conv, pool)), inputs: nodes[k].inputs.map { remap[$0]! }, layer: nodes[k].layer))
-                remap[k] = out.count - 1
-                remap[k + 1] = out.count - 1
-                k += 2
-            } else if case let .operation(first) = nodes[k].step, let pointwise = first as? PointwiseConv2D, k + 1 < nodes.count,
-               case let .operation(second) = nodes[k + 1].step, let pool = second as? MaxPool2D,
-               nodes[k + 1].inputs == [k], !nodes[(k + 2)...].contains(where: { $0.inputs.contains(k) }),
-               PointwiseMaxPool.canFuse(pointwise, pool) {
-                out.append(Node(step: .operation(PointwiseMaxPool(pointwise, pool)), inputs: nodes[k].inputs.map { remap[$0]! }, layer: nodes[k].layer))
-                remap[k] = out.count - 1
-                remap[k + 1] = out.count - 1
-                k += 2
-            } else {
-                out.append(Node(step: nodes[k].step, inputs: nodes[k].inputs.map { remap[$0]! }, layer: nodes[k].layer))
-                remap[k] = out.count - 1
-                k += 1
-            }
+        fusingPairs(nodes) { first, second in
+            guard let pool = second as? MaxPool2D else { return nil }
+            if let conv = first as? Conv2D, ConvMaxPool.canFuse(conv, pool) { return ConvMaxPool(conv, pool) }
+            if let pointwise = first as? PointwiseConv2D, PointwiseMaxPool.canFuse(pointwise, pool) { return PointwiseMaxPool(pointwise, pool) }
+            return nil
         }
-        return out
     }
 
     /// Sets every parameter from `values` by name; throws if a name is missing or a size differs.

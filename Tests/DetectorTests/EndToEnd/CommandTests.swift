@@ -19,6 +19,18 @@ func runCommand(_ name: String, _ arguments: [String], in folder: URL? = nil) th
     return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }
 
+/// A one-split data set of the shapes' classes holding one black square image `a.png` of
+/// `side` pixels with the label file `labels`.
+func oneImageDataSet(_ name: String, side: Int, labels: String) throws -> URL {
+    let folder = try Fixtures.temporaryFolder(name)
+    try FileManager.default.createDirectory(at: folder.appendingPathComponent("images"), withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(at: folder.appendingPathComponent("labels"), withIntermediateDirectories: true)
+    try Data("circle\nsquare\ntriangle\n".utf8).write(to: folder.appendingPathComponent("classes.txt"))
+    try PNG.write(Image(width: side, height: side), to: folder.appendingPathComponent("images/a.png").path)
+    try Data(labels.utf8).write(to: folder.appendingPathComponent("labels/a.txt"))
+    return folder
+}
+
 /// Where SwiftPM put this build's executables (beside the test bundle).
 let productsFolder: URL = {
     var url = Bundle.main.bundleURL
@@ -98,12 +110,7 @@ let productsFolder: URL = {
     /// synthetic data would be generated into the working directory.
     @Test func commandsWorkOutsideTheRepository() throws {
         let folder = try Fixtures.temporaryFolder("cmd-elsewhere")
-        let data = try Fixtures.temporaryFolder("cmd-elsewhere-data")
-        try FileManager.default.createDirectory(at: data.appendingPathComponent("images"), withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: data.appendingPathComponent("labels"), withIntermediateDirectories: true)
-        try Data("circle\nsquare\ntriangle\n".utf8).write(to: data.appendingPathComponent("classes.txt"))
-        try PNG.write(Image(width: 32, height: 32), to: data.appendingPathComponent("images/a.png").path)
-        try Data("0 0.5 0.5 0.25 0.25\n".utf8).write(to: data.appendingPathComponent("labels/a.txt"))
+        let data = try oneImageDataSet("cmd-elsewhere-data", side: 32, labels: "0 0.5 0.5 0.25 0.25\n")
         let anchors = try runCommand("train-detector", ["anchors", "1", "--data", data.path], in: folder)
         #expect(anchors.status == 0, "\(anchors.err)")
         #expect(anchors.out.contains("\"anchors\": [[2.00, 2.00]]"), "\(anchors.out)")   // a quarter of the 8x8 grid
@@ -113,12 +120,7 @@ let productsFolder: URL = {
     }
 
     @Test func trainRefusesBadLabelsNamingFileAndLine() throws {
-        let folder = try Fixtures.temporaryFolder("cmd-data")
-        try FileManager.default.createDirectory(at: folder.appendingPathComponent("images"), withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: folder.appendingPathComponent("labels"), withIntermediateDirectories: true)
-        try Data("circle\nsquare\ntriangle\n".utf8).write(to: folder.appendingPathComponent("classes.txt"))
-        try PNG.write(Image(width: 16, height: 16), to: folder.appendingPathComponent("images/a.png").path)
-        try Data("0 0.5 0.5 0.2 0.2\n7 0.5 0.5 0.2 0.2\n".utf8).write(to: folder.appendingPathComponent("labels/a.txt"))
+        let folder = try oneImageDataSet("cmd-data", side: 16, labels: "0 0.5 0.5 0.2 0.2\n7 0.5 0.5 0.2 0.2\n")
         let r = try runCommand("train-detector", ["--data", folder.path, "--config", repositoryRoot.appendingPathComponent("models/tiny-dsc.json").path])
         #expect(r.status != 0)
         #expect(r.err.contains("labels/a.txt:2") && r.err.contains("class id 7"), "\(r.err)")
