@@ -67,7 +67,8 @@ public struct LinePlot {
             let name = series.first { $0.secondary }!.name
             image.drawText(name, x: width - textWidth(name) - 4, y: top - 14, color: ink)
         }
-        // Series and legend.
+        // Series, then the legend in the corner of the plot its lines cross least, on white.
+        var points: [(Int, Int)] = []
         for (k, s) in series.enumerated() {
             let color = k == 0 ? RGB(20, 20, 20) : RGB.forClass(k - 1)
             var previous: (Int, Int)? = nil
@@ -76,17 +77,40 @@ public struct LinePlot {
                 let point = (xPixel(i), yPixel(s.secondary ? min(max(v, 0), 1) : v, secondary: s.secondary))
                 if let p = previous {
                     image.drawLine(x0: p.0, y0: p.1, x1: point.0, y1: point.1, color: color, thickness: k == 0 ? 3 : 2)
-                } else if count == 1 || s.values.count == 1 {
-                    image.fillRectangle(x0: point.0 - 2, y0: point.1 - 2, x1: point.0 + 3, y1: point.1 + 3, color)
+                    // Sample the segment so a corner crossed by a long line counts it.
+                    for t in 1...4 { points.append((p.0 + (point.0 - p.0) * t / 4, p.1 + (point.1 - p.1) * t / 4)) }
+                } else {
+                    points.append(point)
+                    if count == 1 || s.values.count == 1 {
+                        image.fillRectangle(x0: point.0 - 2, y0: point.1 - 2, x1: point.0 + 3, y1: point.1 + 3, color)
+                    }
                 }
                 previous = point
             }
-            let ly = top + 8 + k * 12, lx = left + plotW - 130
+        }
+        let legendW = 30 + (series.map { textWidth($0.name) }.max() ?? 0), legendH = 12 * series.count + 6
+        let corners = [(left + plotW - legendW - 6, top + 6), (left + 8, top + 6),
+                       (left + plotW - legendW - 6, top + plotH - legendH - 6), (left + 8, top + plotH - legendH - 6)]
+        let (lx0, ly0) = corners[legendCorner(points: points, corners: corners, width: legendW, height: legendH)]
+        image.fillRectangle(x0: lx0, y0: ly0, x1: lx0 + legendW, y1: ly0 + legendH, .white)
+        image.drawRectangle(BoundingBox(x1: Float(lx0), y1: Float(ly0), x2: Float(lx0 + legendW), y2: Float(ly0 + legendH)), color: gray, thickness: 1)
+        for (k, s) in series.enumerated() {
+            let color = k == 0 ? RGB(20, 20, 20) : RGB.forClass(k - 1)
+            let ly = ly0 + 4 + k * 12, lx = lx0 + 6
             image.fillRectangle(x0: lx, y0: ly + 2, x1: lx + 16, y1: ly + 5, color)
             image.drawText(s.name, x: lx + 22, y: ly, color: ink)
         }
         return image
     }
+}
+
+/// Which of `corners` (top-left points of a `width` x `height` box, in order of preference)
+/// covers the fewest of `points`; the first among equals.
+func legendCorner(points: [(Int, Int)], corners: [(Int, Int)], width: Int, height: Int) -> Int {
+    let covered = corners.map { c in
+        points.filter { $0.0 >= c.0 && $0.0 <= c.0 + width && $0.1 >= c.1 && $0.1 <= c.1 + height }.count
+    }
+    return covered.firstIndex(of: covered.min()!)!
 }
 
 func formatTick(_ v: Float) -> String {
