@@ -128,19 +128,20 @@ struct TagRectangle: Equatable {
 /// Bottoms for tags so that they do not cover each other: the tags are placed in order (best
 /// score first), each at the first of its `candidates` (bottom edges, preferred first) whose
 /// rectangle overlaps neither `occupied` nor a tag placed before it, or at its first
-/// candidate when every one collides. `rectangle(i, bottom)` gives tag i's rectangle for a bottom edge.
+/// candidate when every one collides. `rectangle(i, bottom)` gives tag i's rectangle for a
+/// bottom edge; the result holds each tag's bottom and rectangle.
 func placeTags(count: Int, avoiding occupied: [TagRectangle] = [], candidates: (Int) -> [Int],
-               rectangle: (Int, Int) -> TagRectangle) -> [Int] {
+               rectangle: (Int, Int) -> TagRectangle) -> [(bottom: Int, rectangle: TagRectangle)] {
     var placed = occupied
-    var bottoms: [Int] = []
+    var tags: [(bottom: Int, rectangle: TagRectangle)] = []
     for i in 0..<count {
         let options = candidates(i)
         let free = options.first { b in !placed.contains { $0.overlaps(rectangle(i, b)) } }
         let bottom = free ?? options[0]
-        bottoms.append(bottom)
-        placed.append(rectangle(i, bottom))
+        tags.append((bottom, rectangle(i, bottom)))
+        placed.append(tags[i].rectangle)
     }
-    return bottoms
+    return tags
 }
 
 /// Draws detections (pixel boxes of `image`) with a class-coloured outline and a tag
@@ -199,7 +200,7 @@ public func renderDetections(on image: Image, detections: [Detection], className
     // then under the box. Drawn lowest score first, so any overlap left shows the best on top.
     let best = Array(found.reversed())
     let tags = best.map { fitted(name($0.classIndex), " " + String(format: "%.2f", $0.score), scale: scale) }
-    let bottoms = placeTags(count: best.count, candidates: { i in
+    let placed = placeTags(count: best.count, candidates: { i in
         let y1 = pixel(best[i].box.y1, image.height), y2 = pixel(best[i].box.y2, image.height)
         // Above the box; inside its top edge when there is no room above.
         let preferred = y1 >= tagHeight ? y1 : max(y1, 0) + tagHeight
@@ -210,9 +211,8 @@ public func renderDetections(on image: Image, detections: [Detection], className
     // Ground-truth tags under their boxes (inside the bottom edge when there is no room
     // below), moved inside the bottom edge or above the box when a detection's tag or an
     // earlier ground-truth tag is there.
-    let detectionRectangles = best.indices.map { canvas.labelRectangle(tags[$0], x: pixel(best[$0].box.x1, image.width), bottom: bottoms[$0], scale: scale) }
     let truthTags = truths.map { fitted("gt " + name($0.classIndex), "", scale: scale) }
-    let truthBottoms = placeTags(count: truths.count, avoiding: detectionRectangles, candidates: { i in
+    let truthPlaced = placeTags(count: truths.count, avoiding: placed.map(\.rectangle), candidates: { i in
         let y1 = pixel(truths[i].box.y1, image.height), y2 = pixel(truths[i].box.y2, image.height)
         let preferred = y2 + tagHeight <= image.height ? y2 + tagHeight : y2
         return [preferred, y2, max(y1, 0) + tagHeight, y1]
@@ -222,10 +222,10 @@ public func renderDetections(on image: Image, detections: [Detection], className
     for (i, truth) in truths.enumerated() {
         let color = RGB.forClass(truth.classIndex)
         let dark = RGB(UInt8(Float(color.r) * 0.6), UInt8(Float(color.g) * 0.6), UInt8(Float(color.b) * 0.6))
-        canvas.drawLabel(truthTags[i], x: pixel(truth.box.x1, image.width), bottom: truthBottoms[i], background: dark, scale: scale)
+        canvas.drawLabel(truthTags[i], x: pixel(truth.box.x1, image.width), bottom: truthPlaced[i].bottom, background: dark, scale: scale)
     }
     for i in (0..<best.count).reversed() {
-        canvas.drawLabel(tags[i], x: pixel(best[i].box.x1, image.width), bottom: bottoms[i],
+        canvas.drawLabel(tags[i], x: pixel(best[i].box.x1, image.width), bottom: placed[i].bottom,
                          background: RGB.forClass(best[i].classIndex), scale: scale)
     }
     return canvas

@@ -68,21 +68,21 @@ public struct LinePlot {
             image.drawText(name, x: width - textWidth(name) - 4, y: top - 14, color: ink)
         }
         // Series, then the legend in the corner of the plot its lines cross least, on white.
+        func color(_ k: Int) -> RGB { k == 0 ? RGB(20, 20, 20) : RGB.forClass(k - 1) }
         var points: [(Int, Int)] = []
         for (k, s) in series.enumerated() {
-            let color = k == 0 ? RGB(20, 20, 20) : RGB.forClass(k - 1)
             var previous: (Int, Int)? = nil
             for (i, v) in s.values.enumerated() {
                 guard v.isFinite, s.secondary || !logScale || v > 0 else { previous = nil; continue }
                 let point = (xPixel(i), yPixel(s.secondary ? min(max(v, 0), 1) : v, secondary: s.secondary))
                 if let p = previous {
-                    image.drawLine(x0: p.0, y0: p.1, x1: point.0, y1: point.1, color: color, thickness: k == 0 ? 3 : 2)
+                    image.drawLine(x0: p.0, y0: p.1, x1: point.0, y1: point.1, color: color(k), thickness: k == 0 ? 3 : 2)
                     // Sample the segment so a corner crossed by a long line counts it.
                     for t in 1...4 { points.append((p.0 + (point.0 - p.0) * t / 4, p.1 + (point.1 - p.1) * t / 4)) }
                 } else {
                     points.append(point)
                     if count == 1 || s.values.count == 1 {
-                        image.fillRectangle(x0: point.0 - 2, y0: point.1 - 2, x1: point.0 + 3, y1: point.1 + 3, color)
+                        image.fillRectangle(x0: point.0 - 2, y0: point.1 - 2, x1: point.0 + 3, y1: point.1 + 3, color(k))
                     }
                 }
                 previous = point
@@ -95,9 +95,8 @@ public struct LinePlot {
         image.fillRectangle(x0: lx0, y0: ly0, x1: lx0 + legendW, y1: ly0 + legendH, .white)
         image.drawRectangle(BoundingBox(x1: Float(lx0), y1: Float(ly0), x2: Float(lx0 + legendW), y2: Float(ly0 + legendH)), color: gray, thickness: 1)
         for (k, s) in series.enumerated() {
-            let color = k == 0 ? RGB(20, 20, 20) : RGB.forClass(k - 1)
             let ly = ly0 + 4 + k * 12, lx = lx0 + 6
-            image.fillRectangle(x0: lx, y0: ly + 2, x1: lx + 16, y1: ly + 5, color)
+            image.fillRectangle(x0: lx, y0: ly + 2, x1: lx + 16, y1: ly + 5, color(k))
             image.drawText(s.name, x: lx + 22, y: ly, color: ink)
         }
         return image

@@ -30,7 +30,7 @@ final class BatchNormMaxPool: Layer {
     var outputShape: FeatureShape { pool.outputShape }
     var parameters: [Parameter] { batchNorm.parameters }
     var multiplyAccumulates: Int { 0 }
-    /// act(u) = u for u > 0, slope · u otherwise; act'(u) = 1 or slope.
+    /// act'(u): 1 for u > 0, `slope` otherwise.
     private let slope: Float
     private var a: [Float] = []
     private var b: [Float] = []
@@ -62,7 +62,7 @@ final class BatchNormMaxPool: Layer {
         let (h, w, c) = (inputShape.height, inputShape.width, inputShape.channels)
         let (oh, ow) = (outputShape.height, outputShape.width)
         (a, b) = batchNorm.affine(input: input, rows: batch * h * w, training: training)
-        let slope = self.slope
+        let act = batchNorm.activation
         a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in
             parallelRanges(batch * oh) { _, rows in
                 for r in rows {
@@ -75,8 +75,7 @@ final class BatchNormMaxPool: Layer {
                             let av = load16(a.baseAddress! + ch), bv = load16(b.baseAddress! + ch)
                             var best = SIMD16<Float>()
                             for j in 0..<4 {
-                                let u = av * load16(p0 + ((j >> 1) * w + (j & 1)) * c + ch) + bv
-                                let y = (u * slope).replacing(with: u, where: u .> 0)
+                                let y = act.apply(av * load16(p0 + windowOffset(j, w, c) + ch) + bv)
                                 if j == 0 { best = y } else { best.replace(with: y, where: y .> best) }
                             }
                             store16(best, output + o + ch)
@@ -95,7 +94,7 @@ final class BatchNormMaxPool: Layer {
         let (oh, ow) = (outputShape.height, outputShape.width)
         precondition(a.count == c, "\(name): backward without a forward pass")
         let mean = batchNorm.batchMean, inverse = batchNorm.batchInverseDeviation
-        let slope = self.slope
+        let act = batchNorm.activation, slope = self.slope
         /// Calls `body(j, x_j, g_j)` for the four inputs of a window (16 channels from `ch`):
         /// g_j = g_p · act'(u_j) at the winner, the first input whose activation equals the
         /// pooled output (recomputed with the forward pass's arithmetic, so bit for bit), and
@@ -106,13 +105,11 @@ final class BatchNormMaxPool: Layer {
             let best = load16(output + o + ch), gp = load16(gradientOutput + o + ch)
             var taken = SIMDMask<SIMD16<Int32>>(repeating: false)
             for j in 0..<4 {
-                let x = load16(p0 + ((j >> 1) * w + (j & 1)) * c + ch)
+                let x = load16(p0 + windowOffset(j, w, c) + ch)
                 let u = av * x + bv
-                let positive = u .> 0
-                let y = (u * slope).replacing(with: u, where: positive)
-                let hit = (y .== best) .& .!taken
+                let hit = (act.apply(u) .== best) .& .!taken
                 taken = taken .| hit
-                let g = (gp * slope).replacing(with: gp, where: positive)
+                let g = (gp * slope).replacing(with: gp, where: u .> 0)
                 body(j, x, SIMD16<Float>(repeating: 0).replacing(with: g, where: hit))
             }
         }
@@ -174,7 +171,7 @@ final class BatchNormMaxPool: Layer {
                             let muv = load16(mu.baseAddress! + ch), invv = load16(inv.baseAddress! + ch)
                             window(input + i0, o, ch, load16(a.baseAddress! + ch), load16(b.baseAddress! + ch)) { j, x, g in
                                 let xhat = (x - muv) * invv
-                                store16(kv * (g - mgv - xhat * mgxv), gradientInput + i0 + ((j >> 1) * w + (j & 1)) * c + ch)
+                                store16(kv * (g - mgv - xhat * mgxv), gradientInput + i0 + windowOffset(j, w, c) + ch)
                             }
                             ch += 16
                         }
@@ -184,3 +181,8 @@ final class BatchNormMaxPool: Layer {
         } } } } } } }
     }
 }
+
+/// Offset of input j of a 2x2 window (0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right,
+/// `MaxPool2D`'s row-major order) from its top-left value, in an NHWC image w wide with c channels.
+@inline(__always)
+func windowOffset(_ j: Int, _ w: Int, _ c: Int) -> Int { ((j >> 1) * w + (j & 1)) * c }

@@ -267,18 +267,9 @@ extension Conv2D {
                             continue
                         }
                         let out = output + ((n * oh + oy) * ow + ox) * f
-                        let xLow = max(0, pad - ox * s), xHigh = min(k, w + pad - ox * s)
                         var co = 0
                         while co < f {
-                            var acc = SIMD16<Float>()
-                            for ky in yLow..<yHigh {
-                                for kx in xLow..<xHigh {
-                                    let src = image + ((oy * s + ky - pad) * w + ox * s + kx - pad) * c
-                                    let wRow = wk + (ky * k + kx) * c * f + co
-                                    for ci in 0..<c { acc += src[ci] * load16(wRow + ci * f) }
-                                }
-                            }
-                            store16(finish(acc, co), out + co)
+                            store16(finish(directPixel(image, kernel: wk, oy: oy, ox: ox, co: co), co), out + co)
                             co += 16
                         }
                         ox += 1
@@ -286,6 +277,24 @@ extension Conv2D {
                 }
             }
         }
+    }
+
+    /// The convolution of one image at output (oy, ox) for channels co..co+15, before bias and
+    /// activation, with the taps outside the image left out; summed in the order of the
+    /// four-pixel path (ky, then kx and ci), so every output pixel is computed alike.
+    @inline(__always)
+    func directPixel(_ image: UnsafePointer<Float>, kernel wk: UnsafePointer<Float>, oy: Int, ox: Int, co: Int) -> SIMD16<Float> {
+        let (h, w, c) = (inputShape.height, inputShape.width, inputShape.channels)
+        let (f, k, s, pad) = (outputShape.channels, size, stride, padding)
+        var acc = SIMD16<Float>()
+        for ky in max(0, pad - oy * s)..<min(k, h + pad - oy * s) {
+            for kx in max(0, pad - ox * s)..<min(k, w + pad - ox * s) {
+                let src = image + ((oy * s + ky - pad) * w + ox * s + kx - pad) * c
+                let wRow = wk + (ky * k + kx) * c * f + co
+                for ci in 0..<c { acc += src[ci] * load16(wRow + ci * f) }
+            }
+        }
+        return acc
     }
 
     /// ∂w[ky, kx, ci, co] += Σ_{n,oy,ox} in[oy·s + ky − p, ox·s + kx − p, ci] · ∂out[oy, ox, co]:

@@ -39,19 +39,6 @@ final class ConvMaxPool: Layer {
         let imageCount = inputShape.count
         conv.weight.value.withUnsafeBufferPointer { kernel in biasValues.withUnsafeBufferPointer { bias in
             let wk = kernel.baseAddress!, bk = bias.baseAddress!
-            /// The convolution at (oy, ox) for channels co..co+15, taps clipped at the edges,
-            /// summed in the direct kernel's order (ky, then kx and ci).
-            @inline(__always) func convolution(_ image: UnsafePointer<Float>, _ oy: Int, _ ox: Int, _ co: Int) -> SIMD16<Float> {
-                var acc = SIMD16<Float>()
-                for ky in max(0, 1 - oy)..<min(3, h + 1 - oy) {
-                    for kx in max(0, 1 - ox)..<min(3, w + 1 - ox) {
-                        let src = image + ((oy + ky - 1) * w + ox + kx - 1) * c
-                        let wRow = wk + (ky * 3 + kx) * c * f + co
-                        for ci in 0..<c { acc += src[ci] * load16(wRow + ci * f) }
-                    }
-                }
-                return acc
-            }
             @inline(__always) func maximum(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a.replacing(with: b, where: b .> a) }
             parallelRanges(batch * ph) { _, rows in
                 for r in rows {
@@ -80,10 +67,10 @@ final class ConvMaxPool: Layer {
                                     }
                                 }
                             } else {
-                                a00 = convolution(image, top, left, co)
-                                a01 = convolution(image, top, left + 1, co)
-                                a10 = convolution(image, top + 1, left, co)
-                                a11 = convolution(image, top + 1, left + 1, co)
+                                a00 = conv.directPixel(image, kernel: wk, oy: top, ox: left, co: co)
+                                a01 = conv.directPixel(image, kernel: wk, oy: top, ox: left + 1, co: co)
+                                a10 = conv.directPixel(image, kernel: wk, oy: top + 1, ox: left, co: co)
+                                a11 = conv.directPixel(image, kernel: wk, oy: top + 1, ox: left + 1, co: co)
                             }
                             let m = maximum(maximum(a00, a01), maximum(a10, a11))
                             store16(act.apply(m + load16(bk + co)), out + co)

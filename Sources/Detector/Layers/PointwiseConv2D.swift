@@ -34,15 +34,9 @@ public final class PointwiseConv2D: Layer {
         let biasValues = bias?.value ?? []
         weight.value.withUnsafeBufferPointer { w in biasValues.withUnsafeBufferPointer { b in
             let biasPointer = bias == nil ? nil : b.baseAddress
-            let small = Self.usesSmallGEMM(n: cout, k: cin)
             parallelRanges(rows, parts: engineThreads, minimumPerPart: 64) { _, range in
-                if small {
-                    smallGEMM(m: range.count, n: cout, k: cin, a: input + range.lowerBound * cin, b: w.baseAddress!,
-                              c: output + range.lowerBound * cout)
-                } else {
-                    gemm(m: range.count, n: cout, k: cin, a: input + range.lowerBound * cin, lda: cin,
-                         b: w.baseAddress!, ldb: cout, beta: 0, c: output + range.lowerBound * cout, ldc: cout)
-                }
+                Self.product(m: range.count, n: cout, k: cin, a: input + range.lowerBound * cin, b: w.baseAddress!,
+                             c: output + range.lowerBound * cout)
                 // Bias and activation on this worker's rows while they are in its cache.
                 addBiasAndActivate(output, rows: range, channels: cout, bias: biasPointer, activation: act)
             }
@@ -100,6 +94,15 @@ extension PointwiseConv2D {
     /// AVX-512 kernel does twice the work per instruction of our AVX2 one once its packing
     /// is paid for.
     static func usesSmallGEMM(n: Int, k: Int) -> Bool { n % 16 == 0 && k <= 32 }
+
+    /// C[m, n] = A[m, k] · B[k, n], contiguous row-major, on the kernel `usesSmallGEMM` picks.
+    static func product(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>) {
+        if usesSmallGEMM(n: n, k: k) {
+            smallGEMM(m: m, n: n, k: k, a: a, b: b, c: c)
+        } else {
+            gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, beta: 0, c: c, ldc: n)
+        }
+    }
 
     /// The plain loop the GEMM is tested against: out[r, co] = b[co] + Σ_ci in[r, ci] · w[ci, co]
     /// over r < rows (= N·H·W), before the activation.

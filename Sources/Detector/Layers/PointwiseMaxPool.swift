@@ -36,7 +36,6 @@ final class PointwiseMaxPool: Layer {
         let (ph, pw, f) = (outputShape.height, outputShape.width, outputShape.channels)
         let act = pointwise.activation
         let biasValues = pointwise.bias?.value ?? [Float](repeating: 0, count: f)
-        let small = PointwiseConv2D.usesSmallGEMM(n: f, k: cin)
         // Pooled rows per block: about 512 image pixels per product.
         let blockRows = max(1, 256 / w)
         precondition(h == 2 * ph)
@@ -51,11 +50,7 @@ final class PointwiseMaxPool: Layer {
                     // (image, row) order, contiguous in NHWC since h = 2·ph.
                     let m = 2 * (end - r) * w
                     let a = input + 2 * r * w * cin
-                    if small {
-                        smallGEMM(m: m, n: f, k: cin, a: a, b: weights, c: buffer)
-                    } else {
-                        gemm(m: m, n: f, k: cin, a: a, lda: cin, b: weights, ldb: f, beta: 0, c: buffer, ldc: f)
-                    }
+                    PointwiseConv2D.product(m: m, n: f, k: cin, a: a, b: weights, c: buffer)
                     for q in 0..<(end - r) {
                         let top = buffer + 2 * q * w * f, bottom = top + w * f
                         let out = output + (r + q) * pw * f

@@ -41,13 +41,13 @@ public final class Network {
     public let config: ModelConfig
     /// The steps as run: `plainNodes` with each batch norm and the 2x2/2 max pool after it
     /// fused into one `BatchNormMaxPool` where possible (plain chains only).
-    private(set) var nodes: [Node]
+    let nodes: [Node]
     /// One node per operation of the config (a conv, its batch norm, a pool, ...).
     let plainNodes: [Node]
     /// Every parameter and buffer, in a stable order (config layer, then operation).
     public let parameters: [Parameter]
     public let inputShape: FeatureShape
-    private var consumers: [Int]
+    private let consumers: [Int]
     private let hasMerges: Bool
 
     private var batchCapacity = 0
@@ -91,29 +91,25 @@ public final class Network {
         }
     }
 
-    init(config: ModelConfig, nodes plain: [Node]) throws {
+    /// A network running `fusing(plain)`: by default each batch norm and its pool as one
+    /// training step (`fused`).
+    init(config: ModelConfig, nodes plain: [Node], fusing: ([Node]) -> [Node] = Network.fused) throws {
         self.config = config
         self.plainNodes = plain
-        let nodes = Network.fused(plain)
+        let nodes = fusing(plain)
         self.nodes = nodes
         self.parameters = nodes.flatMap(\.parameters)
         self.inputShape = FeatureShape(height: config.inputHeight, width: config.inputWidth, channels: config.inputChannels)
-        var consumers = [Int](repeating: 0, count: nodes.count)
-        for node in nodes { for i in node.inputs where i >= 0 { consumers[i] += 1 } }
-        self.consumers = consumers
+        self.consumers = Network.readerCounts(nodes)
         self.hasMerges = nodes.contains { if case .merge = $0.step { return true } else { return false } }
         resetLayerTimes()
     }
 
-    /// Runs `nodes` (the same function, fused differently) from now on; the buffers are
-    /// allocated again for the new shapes.
-    private func replaceNodes(_ replacement: [Node]) {
-        release()
-        nodes = replacement
-        var consumers = [Int](repeating: 0, count: nodes.count)
-        for node in nodes { for i in node.inputs where i >= 0 { consumers[i] += 1 } }
-        self.consumers = consumers
-        resetLayerTimes()
+    /// How many later nodes read each node's output.
+    static func readerCounts(_ nodes: [Node]) -> [Int] {
+        var counts = [Int](repeating: 0, count: nodes.count)
+        for node in nodes { for i in node.inputs where i >= 0 { counts[i] += 1 } }
+        return counts
     }
 
     deinit { release() }
@@ -210,14 +206,14 @@ public final class Network {
     /// (with merges the nodes are returned unchanged).
     static func fusingPairs(_ nodes: [Node], _ fuse: (Layer, Layer) -> Layer?) -> [Node] {
         if nodes.contains(where: { if case .merge = $0.step { return true } else { return false } }) { return nodes }
+        let readers = readerCounts(nodes)
         var out: [Node] = []
         var remap: [Int: Int] = [-1: -1]
         var k = 0
         while k < nodes.count {
             let inputs = nodes[k].inputs.map { remap[$0]! }
             if k + 1 < nodes.count, case let .operation(first) = nodes[k].step, case let .operation(second) = nodes[k + 1].step,
-               nodes[k + 1].inputs == [k], !nodes[(k + 2)...].contains(where: { $0.inputs.contains(k) }),
-               let step = fuse(first, second) {
+               nodes[k + 1].inputs == [k], readers[k] == 1, let step = fuse(first, second) {
                 out.append(Node(step: .operation(step), inputs: inputs, layer: nodes[k].layer))
                 remap[k] = out.count - 1
                 remap[k + 1] = out.count - 1
@@ -333,8 +329,7 @@ public final class Network {
     /// One pass less over memory per layer; outputs equal `forward(training: false)`.
     public func foldedForInference() throws -> Network {
         let nodes = plainNodes
-        var consumers = [Int](repeating: 0, count: nodes.count)
-        for node in nodes { for i in node.inputs where i >= 0 { consumers[i] += 1 } }
+        let consumers = Network.readerCounts(nodes)
         var folded: [Node] = []
         var index = 0
         var remap: [Int: Int] = [-1: -1]
@@ -377,9 +372,7 @@ public final class Network {
                 index += 1
             }
         }
-        let network = try Network(config: config, nodes: folded)
-        network.replaceNodes(Network.fusedForInference(network.plainNodes))
-        return network
+        return try Network(config: config, nodes: folded, fusing: Network.fusedForInference)
     }
 
     /// `nodes` with each direct-kernel first convolution and each pointwise convolution run

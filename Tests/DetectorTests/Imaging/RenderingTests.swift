@@ -47,10 +47,10 @@ import Testing
     @Test func tagPlacementTakesTheFirstFreeCandidate() {
         let rect = { (i: Int, bottom: Int) in TagRectangle(left: 0, top: bottom - 10, width: 30, height: 10) }
         // All three prefer bottom 20; the second and third fall back in order.
-        let bottoms = placeTags(count: 3, candidates: { _ in [20, 30, 40] }, rectangle: rect)
+        let bottoms = placeTags(count: 3, candidates: { _ in [20, 30, 40] }, rectangle: rect).map(\.bottom)
         #expect(bottoms == [20, 30, 40])
         // Nowhere free: the preferred place.
-        #expect(placeTags(count: 2, candidates: { _ in [20] }, rectangle: rect) == [20, 20])
+        #expect(placeTags(count: 2, candidates: { _ in [20] }, rectangle: rect).map(\.bottom) == [20, 20])
     }
 
     /// A long label of a box in the top-right corner: shifted left to end at the image's edge
