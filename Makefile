@@ -12,7 +12,7 @@ MODEL      := models/tiny-dsc-shapes.safetensors
 MODEL_EPOCHS ?= 40
 MODEL_LR ?= 0.003
 
-.PHONY: all deps setup build test test-loss demo samples samples-demo model bench bench-peers install clean
+.PHONY: all deps setup build test test-loss demo samples samples-demo model bench bench-peers install install-files clean
 
 all: build
 
@@ -78,11 +78,21 @@ bench: deps
 bench-peers: deps
 	bash scripts/bench_peers.sh
 
+# The commands in PREFIX/bin and the configs and the trained model in PREFIX/share/detector,
+# where the installed commands look for them (see README, "Installing").
 install: build
-	install -d $(PREFIX)/bin $(SHARE)
-	install -m 755 $(BIN)/detect $(BIN)/train-detector $(PREFIX)/bin/
-	install -m 644 models/*.json $(SHARE)/
-	install -m 644 $(MODEL) $(SHARE)/
+	@$(MAKE) --no-print-directory install-files
+
+# The same without building first: BIN is the folder of already-built binaries, e.g.
+# `make install-files BIN=.build/debug PREFIX=/tmp/x` (the command tests install this way into
+# a temporary folder, with no release build and no root).
+install-files:
+	@test -x "$(BIN)/detect" && test -x "$(BIN)/train-detector" || \
+	  { echo "install-files: no built detect and train-detector in $(BIN) (run make build, or pass BIN=.build/debug)" >&2; exit 1; }
+	install -d "$(PREFIX)/bin" "$(SHARE)"
+	install -m 755 "$(BIN)/detect" "$(BIN)/train-detector" "$(PREFIX)/bin/"
+	install -m 644 models/*.json "$(SHARE)/"
+	install -m 644 "$(MODEL)" "$(SHARE)/"
 
 clean:
 	rm -rf .build runs

@@ -6,13 +6,70 @@ import Foundation
 // and −0 is printed as 0 (a box clamped at the image's left edge could otherwise print -0.0).
 
 /// One line per detection, `class score x1 y1 x2 y2`: the class name (`class<K>` for an index
-/// without a name), the score with 3 decimals, the box's corners in original image pixels with
-/// 1 decimal, e.g. `square 0.877 10.0 20.1 110.5 220.2`.
+/// without a name; quoted by `textField` when it could forge a line), the score with 3
+/// decimals, the box's corners in original image pixels with 1 decimal, e.g.
+/// `square 0.877 10.0 20.1 110.5 220.2`. A class name may hold spaces (COCO's
+/// `traffic light`): the class is everything before the last five fields.
 public func detectionTextLines(_ detections: [Detection], classNames: [String]) -> [String] {
     detections.map { d in
-        [className(d.classIndex, classNames), decimal(d.score, 3),
+        [textField(className(d.classIndex, classNames)), decimal(d.score, 3),
          decimal(d.box.x1, 1), decimal(d.box.y1, 1), decimal(d.box.x2, 1), decimal(d.box.y2, 1)]
             .joined(separator: " ")
+    }
+}
+
+/// The line before an image's detections when `detect` is given several images,
+/// `# PATH (WxH): N detections`, the path quoted by `textField` when it could forge a line.
+public func detectionTextHeader(image path: String, width: Int, height: Int, count: Int) -> String {
+    "# \(textField(path)) (\(width)x\(height)): \(count) detections"
+}
+
+/// A name (class or file) as a field of the text format. Unchanged when it cannot be mistaken
+/// for anything else, so ordinary names print as they are (spaces and backslashes included);
+/// otherwise written as a JSON string literal, which any JSON parser reads back to the exact
+/// name. Quoted when the name
+/// - contains a character that can end or disguise a line: a control character (newline,
+///   carriage return, tab, escape, DEL, C1 such as NEL), the line and paragraph separators
+///   U+2028/U+2029, or an invisible format character (bidirectional overrides, zero-width
+///   space, byte-order mark; not the joiners, see `isHiddenInText`); without this, `a.png\nsquare 0.999 0 0 9 9` would print a fake detection;
+/// - is empty (the line would start with a space);
+/// - starts with `"` (else it would read as a quoted name) or `#` (else a detection line would
+///   read as an image header).
+/// The escapes are `\"`, `\\`, `\n`, `\r`, `\t` and `\uXXXX` (UTF-16, a surrogate pair
+/// above U+FFFF); other characters stay as UTF-8.
+func textField(_ name: String) -> String {
+    // Scalars, not Characters: `"` followed by a combining mark is one Character that
+    // `hasPrefix("\"")` would not match, yet a reader of the line sees a quote first.
+    let first = name.unicodeScalars.first
+    let needsQuotes = first == nil || first == "\"" || first == "#" || name.unicodeScalars.contains(where: isHiddenInText)
+    guard needsQuotes else { return name }
+    var out = "\""
+    for scalar in name.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if isHiddenInText(scalar) {
+                for unit in String(scalar).utf16 { out += String(format: "\\u%04x", unit) }
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+    }
+    return out + "\""
+}
+
+/// A character that a terminal or a line-based reader does not show as itself. The zero-width
+/// joiner and non-joiner are format characters too, but they only shape their neighbours
+/// (emoji sequences such as 👩‍🔬, Persian and Indic words) and cannot break or reorder a line.
+private func isHiddenInText(_ scalar: Unicode.Scalar) -> Bool {
+    if scalar == "\u{200C}" || scalar == "\u{200D}" { return false }
+    switch scalar.properties.generalCategory {
+    case .control, .format, .lineSeparator, .paragraphSeparator: return true
+    default: return false
     }
 }
 

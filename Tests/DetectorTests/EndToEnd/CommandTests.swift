@@ -2,12 +2,35 @@ import Foundation
 import Testing
 import Detector
 
+/// An empty folder given to every command under test as DETECTOR_SHARE: the commands then
+/// never look in /usr/local/share/detector, so what an earlier `make install` left on this
+/// machine cannot make a test pass (issue 8) or fail.
+let emptyShareFolder: URL = try! Fixtures.temporaryFolder("empty-share")
+
+/// The environment of a command under test: this process's, without DETECTOR_MODEL (a
+/// developer's own model must not change what detect finds) and without make's variables
+/// (an outer `make test` must not pass its flags to the `make` a test runs), with
+/// DETECTOR_SHARE at `emptyShareFolder`, then `extra` on top.
+func commandEnvironment(_ extra: [String: String] = [:]) -> [String: String] {
+    var environment = ProcessInfo.processInfo.environment
+    for name in ["DETECTOR_MODEL", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"] { environment[name] = nil }
+    environment["DETECTOR_SHARE"] = emptyShareFolder.path
+    return environment.merging(extra) { _, new in new }
+}
+
 /// Runs a built command of this package and returns its exit status, stdout and stderr.
-func runCommand(_ name: String, _ arguments: [String], in folder: URL? = nil) throws -> (status: Int32, out: String, err: String) {
-    let executable = productsFolder.appendingPathComponent(name)
+func runCommand(_ name: String, _ arguments: [String], in folder: URL? = nil,
+                environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+    try runExecutable(productsFolder.appendingPathComponent(name), arguments, in: folder, environment: environment)
+}
+
+/// Runs `executable` with `commandEnvironment(environment)`; its exit status, stdout and stderr.
+func runExecutable(_ executable: URL, _ arguments: [String], in folder: URL? = nil,
+                   environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
+    process.environment = commandEnvironment(environment)
     if let folder { process.currentDirectoryURL = folder }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
@@ -105,15 +128,21 @@ let productsFolder: URL = {
         #expect(r.err.contains("bad.json") && r.err.contains("layer 7") && r.err.contains("filters"), "\(r.err)")
     }
 
-    /// From a folder without models/: the default config is found where the build (or
-    /// `make install`) keeps the shipped files, and a missing model is reported before any
-    /// synthetic data would be generated into the working directory.
+    /// From a folder without models/: the default config and model are found in the
+    /// repository this build was made in (DETECTOR_SHARE is an empty folder, so nothing
+    /// installed on the machine can stand in: issue 8), and a missing model is reported
+    /// before any synthetic data would be generated into the working directory.
     @Test func commandsWorkOutsideTheRepository() throws {
         let folder = try Fixtures.temporaryFolder("cmd-elsewhere")
         let data = try oneImageDataSet("cmd-elsewhere-data", side: 32, labels: "0 0.5 0.5 0.25 0.25\n")
         let anchors = try runCommand("train-detector", ["anchors", "1", "--data", data.path], in: folder)
         #expect(anchors.status == 0, "\(anchors.err)")
         #expect(anchors.out.contains("\"anchors\": [[2.00, 2.00]]"), "\(anchors.out)")   // a quarter of the 8x8 grid
+        let sample = repositoryRoot.appendingPathComponent("samples/images/000011.png").path
+        let detect = try runCommand("detect", [sample, "--no-render"], in: folder)
+        #expect(detect.status == 0, "\(detect.err)")
+        let lines = detect.out.split(separator: "\n")
+        #expect(!lines.isEmpty && lines.allSatisfy { $0.split(separator: " ").count == 6 }, "\(detect.out)")
         let evaluate = try runCommand("train-detector", ["evaluate", "missing.safetensors"], in: folder)
         #expect(evaluate.status != 0 && evaluate.err.contains("missing.safetensors"), "\(evaluate.err)")
         #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("data").path))
