@@ -7,6 +7,15 @@ file the 8-bit RGB values a reader must return under the toolkit's documented ru
   - 16-bit samples (taken as sRGB-encoded, no gAMA chunk) reduce to round(v / 257);
   - palette entries are looked up; tRNS (palette, gray or RGB) gives alpha;
   - alpha composites onto white in 8-bit sRGB values: round((c * a + 255 * (255 - a)) / 255).
+16-bit Adam7-interlaced files (libpng's simplified API decodes them wrongly; PNG.swift reads
+them another way) come at 8x8, where every pass holds pixels, each beside the same image
+stored without interlacing: png_*16_8x8.png and png_*16_8x8_interlaced.png, for RGB, RGBA,
+gray, gray+alpha, and gray and RGB with a 16-bit tRNS colour (compared at 16 bits: 0x1234 is
+transparent, 0x12FF is not). png_rgb16_gamma1_8x8*.png add a gAMA chunk of 1.0 (linear
+light), which libpng converts to sRGB with its own tables: they have no expected values here,
+and the test only requires the interlaced file to decode exactly like its twin.
+When Pillow is installed, each 16-bit interlaced file is also decoded by it and compared with
+its twin and with the samples written (an independent check of the Adam7 layout).
 Run: python3 scripts/png_fixtures.py
 """
 import json
@@ -46,8 +55,10 @@ ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (
 
 
 def png(pixels, color_type, depth, channels, extra=b"", interlace=False):
-    """pixels: H rows of W tuples of `channels` samples. Filter type 0 except row 1 uses Sub
-    (filter 1) for 8-bit data, so the reader's unfiltering is exercised too."""
+    """pixels: rows of tuples of `channels` samples (the image's size is theirs). Filter type 0
+    except row 1 uses Sub (filter 1) for 8-bit data, so the reader's unfiltering is exercised
+    too."""
+    H, W = len(pixels), len(pixels[0])
     def scanlines(rows):
         raw = bytearray()
         for y, row in enumerate(rows):
@@ -149,11 +160,82 @@ px = grid(lambda x, y: (G16[y * W + x], G16[(y * W + x + 3) % 12], G16[(y * W + 
 files["png_rgba16.png"] = (png(px, 6, 16, 4),
                            [[tuple(over_white(to8(c, 16), to8(p[3], 16)) for c in p[:3]) for p in r] for r in px])
 
+# 16-bit, 8x8, interlaced and not. Samples from a fixed integer hash: no two neighbours alike,
+# and round(v / 257) differs from v >> 8 for most of them.
+def sample16(x, y, c):
+    return ((x * 7919 + y * 104729 + c * 65521 + 12345) * 2654435761 >> 7) & 0xFFFF
+
+
+def grid8(f):
+    return [[f(x, y) for x in range(8)] for y in range(8)]
+
+
+twins = []   # (interlaced file, plain file, samples, PIL mode check)
+def add16(stem, color_type, channels, px, rgb, extra=b""):
+    plain, interlaced = f"{stem}_8x8.png", f"{stem}_8x8_interlaced.png"
+    files[plain] = (png(px, color_type, 16, channels, extra), rgb)
+    files[interlaced] = (png(px, color_type, 16, channels, extra, interlace=True), rgb)
+    twins.append((interlaced, plain, px))
+
+
+px = grid8(lambda x, y: tuple(sample16(x, y, c) for c in range(3)))
+add16("png_rgb16", 2, 3, px, [[tuple(to8(c, 16) for c in p) for p in r] for r in px])
+px = grid8(lambda x, y: tuple(sample16(x, y, c) for c in range(3)) + (A16[(x + 3 * y) % 12],))
+add16("png_rgba16", 6, 4, px, [[tuple(over_white(to8(c, 16), to8(p[3], 16)) for c in p[:3]) for p in r] for r in px])
+px = grid8(lambda x, y: (sample16(x, y, 0),))
+add16("png_gray16", 0, 1, px, [[(to8(p[0], 16),) * 3 for p in r] for r in px])
+px = grid8(lambda x, y: (sample16(x, y, 0), A16[(x + 5 * y) % 12]))
+add16("png_gray_alpha16", 4, 2, px, [[(over_white(to8(g, 16), to8(a, 16)),) * 3 for g, a in r] for r in px])
+# tRNS: 0x1234 (gray) or (0x1234, 0x5678, 0x9ABC) is transparent, compared at 16 bits, so a
+# sample with the same high byte (0x12FF) stays opaque. One such pixel in each pass.
+def with_key(p, x, y, key, near):
+    if (x, y) in [(0, 0), (4, 4), (2, 6), (5, 1)]:
+        return key
+    if (x, y) in [(1, 1), (7, 7)]:
+        return near
+    return p
+key, near = (0x1234,), (0x12FF,)
+px = grid8(lambda x, y: with_key((sample16(x, y, 0),), x, y, key, near))
+add16("png_gray16_trns", 0, 1, px, [[(255,) * 3 if p == key else (to8(p[0], 16),) * 3 for p in r] for r in px],
+      chunk(b"tRNS", struct.pack(">H", *key)))
+key, near = (0x1234, 0x5678, 0x9ABC), (0x1234, 0x5678, 0x9A00)
+px = grid8(lambda x, y: with_key(tuple(sample16(x, y, c) for c in range(3)), x, y, key, near))
+add16("png_rgb16_trns", 2, 3, px, [[(255,) * 3 if p == key else tuple(to8(c, 16) for c in p) for p in r] for r in px],
+      chunk(b"tRNS", struct.pack(">HHH", *key)))
+# gAMA 1.0: no expected values (see the docstring), written separately below.
+px = grid8(lambda x, y: tuple(sample16(x, y, c + 1) for c in range(3)))
+gamma1 = chunk(b"gAMA", struct.pack(">I", 100000))
+gamma_files = {"png_rgb16_gamma1_8x8.png": png(px, 2, 16, 3, gamma1),
+               "png_rgb16_gamma1_8x8_interlaced.png": png(px, 2, 16, 3, gamma1, interlace=True)}
+twins.append(("png_rgb16_gamma1_8x8_interlaced.png", "png_rgb16_gamma1_8x8.png", px))
+
+try:
+    import io
+    from PIL import Image
+    contents = {**{k: v[0] for k, v in files.items()}, **gamma_files}
+    for interlaced, plain, px in twins:
+        a, b = Image.open(io.BytesIO(contents[interlaced])), Image.open(io.BytesIO(contents[plain]))
+        assert a.info.get("interlace") == 1 and not b.info.get("interlace"), interlaced
+        assert a.tobytes() == b.tobytes(), f"Pillow decodes {interlaced} unlike {plain}"
+        samples = [c for r in px for p in r for c in p]
+        if a.mode == "I;16":   # 16-bit gray kept whole (little-endian): the exact samples written
+            assert list(struct.unpack(f"<{len(samples)}H", a.tobytes())) == samples, interlaced
+        else:                  # RGB, RGBA, and gray+alpha as RGBA: Pillow keeps each sample's high byte
+            as_pillow = [(p[0], p[0], p[0], p[1]) if len(p) == 2 else p for r in px for p in r]
+            assert a.mode in ("RGB", "RGBA") and list(a.tobytes()) == [c >> 8 for p in as_pillow for c in p], interlaced
+    print(f"Pillow: the {len(twins)} interlaced 16-bit files decode like their twins and hold the samples written")
+except ImportError:
+    print("Pillow not installed: the interlaced files were not cross-checked")
+
+for name, data in gamma_files.items():
+    with open(os.path.join(OUT, name), "wb") as f:
+        f.write(data)
+
 expected = {}
 for name, (data, rgb) in sorted(files.items()):
     with open(os.path.join(OUT, name), "wb") as f:
         f.write(data)
-    expected[name] = {"width": W, "height": H, "rgb": [c for row in rgb for p in row for c in p]}
+    expected[name] = {"width": len(rgb[0]), "height": len(rgb), "rgb": [c for row in rgb for p in row for c in p]}
 with open(os.path.join(OUT, "png_expected.json"), "w") as f:
     f.write("{\n" + ",\n".join(f'  "{k}": {json.dumps(v)}' for k, v in expected.items()) + "\n}\n")
-print(f"wrote {len(files)} PNG files and png_expected.json to {os.path.normpath(OUT)}")
+print(f"wrote {len(files) + len(gamma_files)} PNG files and png_expected.json to {os.path.normpath(OUT)}")

@@ -1,9 +1,27 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A data set folder that cannot be used, with the path at fault.
 public struct DatasetError: Error, CustomStringConvertible, Sendable, Equatable {
     public enum Kind: String, Sendable, Equatable {
         case missingFolder, missingClasses, noClasses, duplicateClass, classMismatch, noImages
+        /// A path of the layout (the data set, train/, val/, images/, labels/) that exists but
+        /// is a file, FIFO or device.
+        case notAFolder
+        /// classes.txt, or an image in images/, that is a folder, FIFO, device or socket.
+        case notARegularFile
+        /// A dangling or looping symbolic link.
+        case brokenLink
+        /// classes.txt larger than `maximumLabelFileBytes`.
+        case tooLarge
+        /// classes.txt holds bytes that are not UTF-8 (the reason gives the line and offset).
+        case notUTF8
+        /// classes.txt holds a NUL byte or another control character but tab.
+        case controlCharacter
+        /// A path that exists but cannot be read or listed (permissions, I/O error).
+        case unreadable
     }
 
     public var path: String
@@ -30,7 +48,7 @@ public struct DatasetItem: Sendable, Equatable {
 }
 
 /// The usable images of one split, sorted by file name, and how many were skipped for bad
-/// label files.
+/// label files or image entries that are not regular files.
 public struct DatasetSplit: Sendable, Equatable {
     public var name: String
     public var items: [DatasetItem]
@@ -50,31 +68,39 @@ public struct DatasetSplit: Sendable, Equatable {
 /// or `images/` and `labels/` directly under the folder: one split, used for training.
 /// `images/NAME.png` (extension in any case) goes with `labels/NAME.txt`; an image without a
 /// label file, or with an empty one, has no objects. Hidden files (`.NAME`) are ignored.
-/// Images are not decoded here (the trainer reads them); labels are all parsed and validated.
+/// Images are not decoded here (the trainer reads them), but each must be a regular file;
+/// labels are all read (see `readLabels`) and validated.
+///
+/// Every path of the layout that exists must be of the right kind: the data set, `train/`,
+/// `val/`, `valid/`, `images/` and `labels/` folders (a `val` that is a file, or a `labels`
+/// that is a FIFO, is an error, not a split without validation data or without objects);
+/// `classes.txt` a regular file. A `val/` without `images/` is an error; `valid/` next to
+/// `val/`, and `val/` next to a flat `images/`, are ignored with a warning.
 public struct Dataset: Sendable {
     public var root: String
     public var classNames: [String]
     public var train: DatasetSplit
     public var validation: DatasetSplit?
-    /// One message per skipped image (naming the label file, the line and the problem), and
-    /// notes about the layout (a split without a labels/ folder).
+    /// One message per skipped image (naming the label file, the line and the problem, or the
+    /// image entry), and notes about the layout (a split without a labels/ folder, an ignored
+    /// folder).
     public var warnings: [String]
 
-    /// Images skipped for bad label files, over both splits.
+    /// Images skipped for bad label files or image entries, over both splits.
     public var skippedImages: Int { train.skippedImages + (validation?.skippedImages ?? 0) }
 
     /// Loads the folder and validates every label file.
     ///
     /// - Parameters:
     ///   - expected: when given, classes.txt must hold exactly these names in this order.
-    ///   - strict: a bad label file throws its `LabelError`; otherwise (the default, as in
-    ///     Ultralytics) the image is skipped, with a warning, and counted in `skippedImages`.
-    /// - Throws: `DatasetError` for a missing folder, a missing or empty classes.txt, duplicate
-    ///   or unexpected class names, no images, or no usable training images; `LabelError` in
-    ///   strict mode.
+    ///   - strict: a bad label file throws its `LabelError`, an image entry that is not a
+    ///     regular file its `DatasetError`; otherwise (the default, as in Ultralytics) the
+    ///     image is skipped, with a warning, and counted in `skippedImages`.
+    /// - Throws: `DatasetError` for a missing folder, a layout path of the wrong kind, a
+    ///   missing, unreadable or empty classes.txt, duplicate or unexpected class names, no
+    ///   images, or no usable training images; `LabelError` in strict mode.
     public static func load(path root: String, classNames expected: [String]? = nil, strict: Bool = false) throws -> Dataset {
-        let fm = FileManager.default
-        guard isFolder(root) else {
+        guard try folderExists(root, role: "a data set folder holds classes.txt and train/ or images/") else {
             throw DatasetError(path: root, kind: .missingFolder, reason: "no such data set folder")
         }
         let classNames = try readClassNames(path: root + "/classes.txt")
@@ -86,19 +112,24 @@ public struct Dataset: Sendable {
 
         func loadSplit(_ folder: String, name: String) throws -> DatasetSplit {
             let imagesFolder = folder + "/images", labelsFolder = folder + "/labels"
-            let files = ((try? fm.contentsOfDirectory(atPath: imagesFolder)) ?? [])
+            let files = try listFolder(imagesFolder)
                 .filter { !$0.hasPrefix(".") && $0.lowercased().hasSuffix(".png") }
                 .sorted()
-            if !files.isEmpty && !isFolder(labelsFolder) {
+            let hasLabels = try folderExists(labelsFolder, role: "label files, labels/NAME.txt for images/NAME.png")
+            if !files.isEmpty && !hasLabels {
                 warnings.append("\(labelsFolder): no such folder; the \(files.count) images of \(name) have no objects")
             }
             var items: [DatasetItem] = []
             var skipped = 0
             for file in files {
+                let imagePath = imagesFolder + "/" + file
                 let labelPath = labelsFolder + "/" + String(file.dropLast(4)) + ".txt"
                 do {
+                    if let problem = RegularFile.problem(at: imagePath) {
+                        throw DatasetError(path: imagePath, kind: errorKind(problem), reason: problem.reason(limitName: "a PNG file"))
+                    }
                     let objects = try readLabels(path: labelPath, classCount: classNames.count)
-                    items.append(DatasetItem(imagePath: imagesFolder + "/" + file, labelPath: labelPath, objects: objects))
+                    items.append(DatasetItem(imagePath: imagePath, labelPath: labelPath, objects: objects))
                 } catch {
                     if strict { throw error }
                     skipped += 1
@@ -108,59 +139,116 @@ public struct Dataset: Sendable {
             return DatasetSplit(name: name, items: items, skippedImages: skipped)
         }
 
-        let train: DatasetSplit, validation: DatasetSplit?, trainFolder: String
-        if isFolder(root + "/train/images") {
+        let train: DatasetSplit, trainFolder: String
+        let splitRole = "a split is a folder holding images/ and labels/"
+        let hasTrain = try folderExists(root + "/train", role: splitRole)
+        if hasTrain, try folderExists(root + "/train/images", role: "the training images, train/images/*.png") {
             trainFolder = root + "/train"
             train = try loadSplit(trainFolder, name: "train")
-            if let val = ["val", "valid"].first(where: { isFolder(root + "/\($0)/images") }) {
-                validation = try loadSplit(root + "/" + val, name: "val")
-            } else {
-                validation = nil
-            }
-        } else if isFolder(root + "/images") {
+        } else if try folderExists(root + "/images", role: "the images, images/*.png") {
+            if hasTrain { warnings.append("\(root)/train: ignored, it has no images/ folder; the images are those of \(root)/images") }
             trainFolder = root
             train = try loadSplit(root, name: "train")
-            validation = nil
         } else {
             throw DatasetError(path: root, kind: .noImages,
                                reason: "no images: expected train/images/ (and val/images/), or images/, with PNG files")
         }
+
+        var validation: DatasetSplit? = nil
+        let validationNames = try ["val", "valid"].filter { try folderExists(root + "/" + $0, role: splitRole) }
+        if let val = validationNames.first {
+            let folder = root + "/" + val
+            guard try folderExists(folder + "/images", role: "the validation images, \(val)/images/*.png") else {
+                throw DatasetError(path: folder, kind: .noImages,
+                                   reason: "has no images/ folder (a validation split holds images/*.png and labels/*.txt)")
+            }
+            if trainFolder == root {
+                warnings.append("\(folder): ignored; with images/ directly in the data set folder there is one split (use train/ and \(val)/)")
+            } else {
+                validation = try loadSplit(folder, name: "val")
+                if validationNames.count > 1 { warnings.append("\(root)/valid: ignored; \(folder) is the validation split") }
+            }
+        }
         guard !train.items.isEmpty else {
             let reason = train.skippedImages == 0
                 ? "no PNG images"
-                : "no usable images: all \(train.skippedImages) skipped for bad label files (first: \(warnings.first ?? ""))"
+                : "no usable images: all \(train.skippedImages) skipped (first: \(warnings.first { $0.hasSuffix("(image skipped)") } ?? ""))"
             throw DatasetError(path: trainFolder + "/images", kind: .noImages, reason: reason)
         }
         return Dataset(root: root, classNames: classNames, train: train, validation: validation, warnings: warnings)
     }
 
-    /// Class names, one per line (darknet's .names; `\n` or `\r\n`): surrounding spaces trimmed,
-    /// blank lines ignored; at least one name, no name twice.
+    /// Class names, one per line (darknet's .names; lines end with `\n`, `\r\n` or `\r`):
+    /// surrounding spaces trimmed, blank lines ignored; at least one name, no name twice. The
+    /// file must be a regular file of at most `maximumLabelFileBytes` and UTF-8 text without
+    /// control characters (a leading byte-order mark is skipped); each failure is a
+    /// `DatasetError` saying what is wrong (a folder, a FIFO, the byte offset of bad UTF-8).
     public static func readClassNames(path: String) throws -> [String] {
-        guard FileManager.default.fileExists(atPath: path) else {
+        let data: Data
+        do {
+            data = try RegularFile.read(path: path, limit: maximumLabelFileBytes)
+        } catch .missing {
             throw DatasetError(path: path, kind: .missingClasses, reason: "missing: a data set needs classes.txt with one class name per line")
-        }
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw DatasetError(path: path, kind: .missingClasses, reason: "cannot read it as UTF-8 text")
+        } catch {
+            throw DatasetError(path: path, kind: errorKind(error), reason: error.reason(limitName: "classes.txt"))
         }
         var names: [String] = []
         var firstLine: [String: Int] = [:]
-        for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
-            let name = line.trimmingCharacters(in: .whitespacesAndNewlines)
-            if name.isEmpty { continue }
-            if let earlier = firstLine[name] {
-                throw DatasetError(path: path, kind: .duplicateClass,
-                                   reason: "line \(index + 1): class \"\(name)\" already named on line \(earlier)")
+        do {
+            try data.withUnsafeBytes { raw in
+                try forEachLine(of: raw.bindMemory(to: UInt8.self)) { lineNumber, line in
+                    let name = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                    if name.isEmpty { return }
+                    if let earlier = firstLine[name] {
+                        throw DatasetError(path: path, kind: .duplicateClass,
+                                           reason: "line \(lineNumber): class \"\(name)\" already named on line \(earlier)")
+                    }
+                    firstLine[name] = lineNumber
+                    names.append(name)
+                }
             }
-            firstLine[name] = index + 1
-            names.append(name)
+        } catch let fault as TextFault {
+            throw DatasetError(path: path, kind: fault.isUTF8 ? .notUTF8 : .controlCharacter, reason: "line \(fault.line): \(fault.reason)")
         }
         guard !names.isEmpty else { throw DatasetError(path: path, kind: .noClasses, reason: "no class names") }
         return names
     }
 
-    private static func isFolder(_ path: String) -> Bool {
-        var folder: ObjCBool = false
-        return FileManager.default.fileExists(atPath: path, isDirectory: &folder) && folder.boolValue
+    /// Whether a folder is at `path` (through symbolic links): false for nothing there; an
+    /// error for anything else there (a file, FIFO, device, broken link), naming it and
+    /// saying what the folder is for (`role`).
+    private static func folderExists(_ path: String, role: String) throws -> Bool {
+        guard let problem = RegularFile.problem(at: path) else {
+            throw DatasetError(path: path, kind: .notAFolder, reason: "is a file, not a folder (\(role))")
+        }
+        switch problem {
+        case .missing: return false
+        case _ where problem.isFolder: return true
+        case .notRegular(let kind): throw DatasetError(path: path, kind: .notAFolder, reason: "is \(kind), not a folder (\(role))")
+        default: throw DatasetError(path: path, kind: errorKind(problem), reason: problem.reason(limitName: "a file"))
+        }
+    }
+
+    /// The names in a folder (without "." and ".."), or an error with the system's reason.
+    private static func listFolder(_ path: String) throws -> [String] {
+        guard let folder = opendir(path) else {
+            throw DatasetError(path: path, kind: .unreadable, reason: "cannot list the folder: \(String(cString: strerror(errno)))")
+        }
+        defer { closedir(folder) }
+        var names: [String] = []
+        while let entry = readdir(folder) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    private static func errorKind(_ problem: FileProblem) -> DatasetError.Kind {
+        switch problem {
+        case .danglingLink, .linkLoop: return .brokenLink
+        case .notRegular: return .notARegularFile
+        case .tooLarge: return .tooLarge
+        case .missing, .unreadable: return .unreadable
+        }
     }
 }

@@ -1,5 +1,8 @@
 import CPNG
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Why an image could not be read or written, and which file.
 public struct ImageError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -10,12 +13,17 @@ public struct ImageError: Error, CustomStringConvertible, Sendable, Equatable {
 }
 
 /// PNG decoding and encoding through libpng's simplified API (`png_image_*`), which reports
-/// errors as return codes and a message. libpng's classic API reports errors by `longjmp`,
-/// which Swift cannot catch, so it is never used here.
+/// errors as return codes and a message. One kind of file, 16-bit and Adam7-interlaced, is
+/// decoded with libpng's classic row API instead (the simplified API gets it wrong; see
+/// `decode`), inside one C function of the CPNG shim, because the classic API reports errors
+/// by `longjmp`, which Swift cannot catch.
 public enum PNG {
     /// Larger images are refused before any pixel memory is allocated.
     public static let maximumSide = 32_768
     public static let maximumPixels = 100_000_000
+    /// Larger files are refused before they are read (a 100-megapixel 16-bit RGBA image
+    /// stored without compression is 800 MB).
+    public static let maximumFileBytes = 1 << 30
 
     /// Transparent pixels are composited onto white, as an image viewer shows them (a
     /// detector sees shapes on white better than on black, and PIL's `convert("RGB")`, which
@@ -48,6 +56,12 @@ public enum PNG {
     /// A file's gAMA or sRGB chunk, when present, is honoured by libpng (converted to sRGB).
     /// Dimensions are checked against `maximumSide` and `maximumPixels` from the header,
     /// before the pixel buffer is allocated.
+    ///
+    /// 16-bit interlaced files go through `detector_png_read_rgb8` (CPNG/shim.h): the
+    /// simplified API of the libpng 1.6.39 shipped here (Debian's, with the CVE-2025-65018
+    /// fix) gives wrong pixels for them (libpng issue #853; half the samples of an 8x8 file).
+    /// The shim sets the same transforms as the simplified API, so such a file decodes to
+    /// exactly the pixels of the same image stored without interlacing.
     public static func decode(_ data: Data, name: String) throws -> Image {
         guard data.count >= 8 else {
             throw ImageError(file: name, reason: data.isEmpty ? "empty file" : "not a PNG file (only \(data.count) bytes)")
@@ -79,24 +93,37 @@ public enum PNG {
             let channels = hasAlpha ? 4 : 3
             image.format = png_uint_32(PNG_FORMAT_RGB | (hasAlpha ? PNG_FORMAT_FLAG_ALPHA : 0))
             var pixels = [UInt8](repeating: 0, count: width * height * channels)
-            let finished = pixels.withUnsafeMutableBytes { buffer in
-                png_image_finish_read(&image, nil, buffer.baseAddress, png_int_32(width * channels), nil)
+            // IHDR is the first chunk (libpng has checked it): bit depth at byte 24, interlace
+            // method at byte 28.
+            if raw.count >= 33 && raw[24] == 16 && raw[28] == 1 {
+                var reader = detector_png_reader()
+                reader.data = raw.baseAddress?.assumingMemoryBound(to: UInt8.self)
+                reader.size = raw.count
+                let finished = pixels.withUnsafeMutableBufferPointer { buffer in
+                    detector_png_read_rgb8(&reader, buffer.baseAddress, png_uint_32(width), png_uint_32(height), Int32(channels))
+                }
+                guard finished != 0 else {
+                    let text = withUnsafeBytes(of: &reader.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                    throw ImageError(file: name, reason: "invalid or truncated PNG: \(text)")
+                }
+            } else {
+                let finished = pixels.withUnsafeMutableBytes { buffer in
+                    png_image_finish_read(&image, nil, buffer.baseAddress, png_int_32(width * channels), nil)
+                }
+                guard finished != 0 else { throw ImageError(file: name, reason: "invalid or truncated PNG: \(message(of: image))") }
             }
-            guard finished != 0 else { throw ImageError(file: name, reason: "invalid or truncated PNG: \(message(of: image))") }
             if hasAlpha { compositeOntoBackground(&pixels, count: width * height) }
             return Image(width: width, height: height, pixels: pixels)
         }
     }
 
+    /// Reads and decodes a file. The path must lead (through symbolic links) to a regular file
+    /// of at most `maximumFileBytes`: a folder, FIFO, device or socket is refused without
+    /// being read (so a FIFO never blocks), as is a dangling or looping link.
     public static func read(path: String) throws -> Image {
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
-            throw ImageError(file: path, reason: "no such file")
-        }
-        guard !isFolder.boolValue else { throw ImageError(file: path, reason: "is a folder, not an image") }
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw ImageError(file: path, reason: "cannot read: \(error.localizedDescription)")
+        do { data = try RegularFile.read(path: path, limit: maximumFileBytes) } catch {
+            throw ImageError(file: path, reason: error.reason(limitName: "a PNG file"))
         }
         return try decode(data, name: path)
     }
@@ -105,18 +132,9 @@ public enum PNG {
     /// the PNG specification requires to come first), without decoding: for passes over a data
     /// set that need only image sizes. The IHDR's CRC is checked.
     public static func size(path: String) throws -> (width: Int, height: Int) {
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
-            throw ImageError(file: path, reason: "no such file")
-        }
-        guard !isFolder.boolValue else { throw ImageError(file: path, reason: "is a folder, not an image") }
         let bytes: [UInt8]
-        do {
-            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-            defer { try? handle.close() }
-            bytes = [UInt8](try handle.read(upToCount: 33) ?? Data())
-        } catch {
-            throw ImageError(file: path, reason: "cannot read: \(error.localizedDescription)")
+        do { bytes = [UInt8](try RegularFile.read(path: path, prefix: 33)) } catch {
+            throw ImageError(file: path, reason: error.reason(limitName: "a PNG file"))
         }
         guard !bytes.isEmpty else { throw ImageError(file: path, reason: "empty file") }
         let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
@@ -190,5 +208,147 @@ public enum PNG {
         return withUnsafeBytes(of: &copy) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
         }
+    }
+}
+
+// MARK: - Reading a regular file
+
+/// Why a path could not be read as a regular file. Each reader words it in its own error
+/// type (`ImageError`, `LabelError`, `DatasetError`) with the path.
+enum FileProblem: Error, Equatable {
+    /// Nothing at the path (not even a symbolic link).
+    case missing
+    /// A symbolic link whose target does not exist.
+    case danglingLink(target: String)
+    /// Symbolic links that lead back to themselves (ELOOP).
+    case linkLoop
+    /// A folder, FIFO, device or socket: "a folder", "a FIFO (named pipe)", ...
+    case notRegular(kind: String)
+    /// Larger than the reader's bound: `size` as stat reports it, or nil when the file grew
+    /// past the bound while being read (or reported a size of 0, as files in /proc do).
+    case tooLarge(size: Int?, limit: Int)
+    /// open, stat or read failed: the system's message (permission denied, I/O error, ...).
+    case unreadable(String)
+
+    /// The path leads to a folder.
+    var isFolder: Bool { self == .notRegular(kind: RegularFile.folder) }
+
+    /// A sentence fragment after "path: "; `limitName` names what the size bound is for
+    /// ("a label file").
+    func reason(limitName: String) -> String {
+        switch self {
+        case .missing: return "no such file"
+        case .danglingLink(let target): return "is a symbolic link to \"\(target)\", which does not exist"
+        case .linkLoop: return "is a symbolic link that loops (too many levels of links)"
+        case .notRegular(let kind): return "is \(kind), not a regular file"
+        case .tooLarge(let size, let limit):
+            return "is too large (\(size.map { "\($0)" } ?? "more than \(limit)") bytes; \(limitName) may have at most \(RegularFile.readable(limit)))"
+        case .unreadable(let message): return "cannot read: \(message)"
+        }
+    }
+}
+
+/// Reads files with the checks a data loader needs before trusting a path: the path must lead
+/// (through symbolic links) to a regular file. The kind is found with stat(2) before the file
+/// is opened, so a FIFO is never opened (opening one blocks until a writer appears) and a
+/// device is never touched; the file is then opened with O_NONBLOCK and checked again with
+/// fstat(2), so a path swapped between the two calls cannot make a read block either.
+enum RegularFile {
+    /// What is at `path`, following symbolic links: `nil` for a regular file.
+    static func problem(at path: String) -> FileProblem? {
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            let code = errno
+            if code == ELOOP { return .linkLoop }
+            if code == ENOENT {
+                var link = stat()
+                if lstat(path, &link) == 0 && link.st_mode & S_IFMT == S_IFLNK {
+                    return .danglingLink(target: (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "?")
+                }
+                return .missing
+            }
+            if code == ENOTDIR { return .unreadable("a folder on the path is a file") }
+            return .unreadable(String(cString: strerror(code)))
+        }
+        return kindName(status.st_mode).map { .notRegular(kind: $0) }
+    }
+
+    static let folder = "a folder"
+
+    /// `nil` for a regular file, else what the mode says it is.
+    static func kindName(_ mode: mode_t) -> String? {
+        switch mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFDIR: return folder
+        case S_IFIFO: return "a FIFO (named pipe)"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFSOCK: return "a socket"
+        default: return "not a file"
+        }
+    }
+
+    /// The whole file, refused beyond `limit` bytes without reading past `limit + 1` (the
+    /// size stat reports is only a hint: files in /proc report 0, a file may grow).
+    static func read(path: String, limit: Int) throws(FileProblem) -> Data {
+        try withOpenFile(path) { (fd, size) throws(FileProblem) -> Data in
+            guard size <= limit else { throw .tooLarge(size: size, limit: limit) }
+            var data = Data(count: size + 1)
+            var filled = 0
+            while true {
+                if filled == data.count {
+                    guard data.count <= limit else { throw .tooLarge(size: nil, limit: limit) }
+                    data.count = min(max(2 * data.count, 1 << 16), limit + 1)
+                }
+                let count = data.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, $0.count - filled) }
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    throw .unreadable(String(cString: strerror(errno)))
+                }
+                if count == 0 { break }
+                filled += count
+            }
+            data.count = filled
+            return data
+        }
+    }
+
+    /// At most the first `prefix` bytes (fewer for a shorter file).
+    static func read(path: String, prefix: Int) throws(FileProblem) -> Data {
+        try withOpenFile(path) { (fd, _) throws(FileProblem) -> Data in
+            var data = Data(count: prefix)
+            var filled = 0
+            while filled < prefix {
+                let count = data.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, prefix - filled) }
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    throw .unreadable(String(cString: strerror(errno)))
+                }
+                if count == 0 { break }
+                filled += count
+            }
+            data.count = filled
+            return data
+        }
+    }
+
+    /// Opens a regular file (checked before and after opening) and passes its descriptor and
+    /// reported size to `body`.
+    private static func withOpenFile<T>(_ path: String, _ body: (Int32, Int) throws(FileProblem) -> T) throws(FileProblem) -> T {
+        if let problem = problem(at: path) { throw problem }
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw .unreadable(String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw .unreadable(String(cString: strerror(errno))) }
+        if let kind = kindName(status.st_mode) { throw .notRegular(kind: kind) }
+        return try body(fd, Int(status.st_size))
+    }
+
+    /// 67108864 → "64 MiB"; other sizes in bytes.
+    static func readable(_ bytes: Int) -> String {
+        if bytes >= 1 << 30 && bytes % (1 << 30) == 0 { return "\(bytes >> 30) GiB" }
+        if bytes >= 1 << 20 && bytes % (1 << 20) == 0 { return "\(bytes >> 20) MiB" }
+        return "\(bytes) bytes"
     }
 }

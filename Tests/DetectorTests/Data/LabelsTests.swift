@@ -95,8 +95,48 @@ import Detector
         let binary = folder.appendingPathComponent("binary.txt")
         try Data([0xFF, 0xFE, 0x00, 0xC3]).write(to: binary)
         let error = try #require(throws: LabelError.self) { try readLabels(path: binary.path, classCount: 3) }
-        #expect(error.kind == .unreadable)
+        #expect(error.kind == .notUTF8)
         #expect(error.file == binary.path)
+        #expect(error.line == 1)
+    }
+
+    /// A NUL byte used to end the number early (C's strtof stops there), so "0.2\0junk" read as
+    /// 0.2 and the line was accepted. Any control character but tab is now an error with the
+    /// line and column.
+    @Test(arguments: [
+        ("0 0.5 0.5 0.2 0.2\0junk", 18, "a NUL byte"),
+        ("0 0.5\0 0.5 0.2 0.2", 6, "a NUL byte"),
+        ("0 0.5 0.5 0.2 0.2\0", 18, "a NUL byte"),
+        ("\01 0.5 0.5 0.2 0.2", 1, "a NUL byte"),
+        ("0 0.5 0.5 0.2\u{1B} 0.2", 14, "the control character U+001B"),
+        ("0 0.5 0.5\u{0B}0.2 0.2", 10, "the control character U+000B"),
+        ("0 0.5 0.5 0.2 0.2\u{7F}", 18, "the control character U+007F"),
+    ])
+    func controlCharactersAreRefusedWithLineAndColumn(line: String, column: Int, what: String) throws {
+        let text = "1 0.5 0.5 0.1 0.1\n" + line + "\n"
+        let error = try #require(throws: LabelError.self) { try parseLabels(text, source: "x.txt", classCount: 3) }
+        #expect(error.kind == .controlCharacter)
+        #expect(error.line == 2)
+        #expect(error.description.hasPrefix("x.txt:2: contains \(what) at column \(column)"), "\(error)")
+    }
+
+    @Test func tabsByteOrderMarkAndAllLineEndsAreAccepted() throws {
+        let text = "\u{FEFF}0\t0.5 0.5 0.2 0.2\r1 0.5 0.5 0.2 0.2\r\n\r2 0.5 0.5 0.2 0.2\n"
+        let objects = try parseLabels(text, source: "t.txt", classCount: 3)
+        #expect(objects.map(\.classIndex) == [0, 1, 2])
+        // "\r\n" is one line end, a lone "\r" another: "\n\r" ends lines 4 and 5, so the bad line is 6.
+        let error = try #require(throws: LabelError.self) { try parseLabels(text + "\r3 0.5", source: "t.txt", classCount: 3) }
+        #expect(error.line == 6)
+        #expect(error.kind == .fieldCount)
+    }
+
+    /// A million fields on one line: counted, not stored; the message gives the count.
+    @Test func aMillionFieldsIsOneFieldCountError() throws {
+        let text = String(repeating: "0 ", count: 1_000_000)
+        let error = try #require(throws: LabelError.self) { try parseLabels(text, source: "wide.txt", classCount: 1) }
+        #expect(error.kind == .fieldCount)
+        #expect(error.reason.hasPrefix("expected 5 fields \"class cx cy w h\", found 1000000: \"0 0 0"))
+        #expect(error.reason.count < 140)
     }
 }
 

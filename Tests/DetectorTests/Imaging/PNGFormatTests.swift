@@ -11,7 +11,7 @@ import Detector
         "png_gray1.png", "png_gray2.png", "png_gray4.png", "png_gray8.png", "png_gray16.png", "png_gray4_trns.png",
         "png_gray_alpha8.png", "png_gray_alpha16.png", "png_palette2.png", "png_palette8.png", "png_palette8_trns.png",
         "png_rgb8.png", "png_rgb8_interlaced.png", "png_rgb8_trns.png", "png_rgb16.png", "png_rgba8.png", "png_rgba16.png",
-    ]
+    ] + PNGInterlacedTests.twins.flatMap { [$0.interlaced, $0.plain] }.filter { !$0.contains("gamma") }
 
     @Test(arguments: files) func decodesToTheExpectedRGB(_ name: String) throws {
         let table = try JSONDecoder().decode([String: Expected].self, from: Fixtures.data("png_expected.json"))
