@@ -1,22 +1,49 @@
 import Foundation
 
-/// What is wrong with a model config, and where.
+/// What is wrong with a model config, and where: the file (or "metadata"), the line and
+/// column when the JSON text itself is at fault, the layer, and the field.
 public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
     public var source: String
+    /// 1-based position in the JSON text, for syntax errors, duplicate keys and numbers out of range.
+    public var line: Int?
+    public var column: Int?
     /// Index in "layers", when the error is about one layer.
     public var layer: Int?
     public var field: String?
     public var reason: String
 
-    public init(source: String, layer: Int? = nil, field: String? = nil, reason: String) {
-        self.source = source; self.layer = layer; self.field = field; self.reason = reason
+    public init(source: String, line: Int? = nil, column: Int? = nil, layer: Int? = nil, field: String? = nil, reason: String) {
+        self.source = source; self.line = line; self.column = column
+        self.layer = layer; self.field = field; self.reason = reason
     }
 
+    /// `source:line:column: layer N: "field": reason`, the parts that are known.
     public var description: String {
         var place = source
+        if let line { place += ":\(line)" + (column.map { ":\($0)" } ?? "") }
         if let layer { place += ": layer \(layer)" }
         if let field { place += ": \"\(field)\"" }
         return "\(place): \(reason)"
+    }
+
+    /// The error for a JSON text that did not parse, placed by the path the parser was at:
+    /// `layers[3].size` is layer 3, field "size"; `loss.coord` is field "loss.coord".
+    init(_ error: JSONParseError, source: String) {
+        var path = error.path[...]
+        var layer: Int?
+        if path.count >= 2, path[path.startIndex] == .key("layers"), case let .index(i) = path[path.startIndex + 1] {
+            layer = i
+            path = path.dropFirst(2)
+        }
+        var field = ""
+        for component in path {
+            switch component {
+            case let .key(k): field += field.isEmpty ? k : "." + k
+            case let .index(i): field += "[\(i)]"
+            }
+        }
+        self.init(source: source, line: error.line, column: error.column, layer: layer,
+                  field: field.isEmpty ? nil : field, reason: error.reason)
     }
 }
 
@@ -97,9 +124,13 @@ public enum LayerConfig: Hashable, Sendable {
 /// relu, relu6, linear. The last layer is the head: a conv with anchors x (5 + classes)
 /// filters, linear, without batch norm.
 ///
-/// Codable: decoding validates exactly like `decode(_:source:)` (throwing `ConfigError`), and
-/// encoding writes the same format, so a config survives the trip through the weights file's
-/// `__metadata__`.
+/// Every number is held to `ConfigBounds` (input sides, layer count, kernel sizes, filters,
+/// channels, route lengths, anchors) and the loss settings to `RegionLossSettings`' ranges;
+/// the memory for one image is estimated before anything is allocated (`MemoryEstimate`).
+///
+/// Codable: decoding validates like `decode(_:source:)` (throwing `ConfigError`), except that
+/// duplicate keys are the decoder's to resolve; encoding writes the same format, so a config
+/// survives the trip through the weights file's `__metadata__` (which is read with `decode`).
 public struct ModelConfig: Hashable, Sendable, Codable {
     public var name: String
     public var inputWidth: Int
@@ -110,8 +141,14 @@ public struct ModelConfig: Hashable, Sendable, Codable {
     public var layers: [LayerConfig]
     public var loss: RegionLossSettings
 
-    /// Total downsampling factor (product of the strides).
-    public var stride: Int { layers.reduce(1) { $0 * $1.stride } }
+    /// Total downsampling factor (product of the strides); Int.max if that overflows (only a
+    /// config that failed validation can get there: `layerShapes` bounds it by the input).
+    public var stride: Int {
+        layers.reduce(1) { total, layer in
+            let (product, overflow) = total.multipliedReportingOverflow(by: max(layer.stride, 1))
+            return overflow ? .max : product
+        }
+    }
     public var gridWidth: Int { inputWidth / stride }
     public var gridHeight: Int { inputHeight / stride }
 
@@ -126,33 +163,49 @@ public struct ModelConfig: Hashable, Sendable, Codable {
         self.layers = layers; self.loss = loss
     }
 
-    public static func load(path: String) throws -> ModelConfig {
+    /// Reads and validates a config file (see `decode`).
+    public static func load(path: String, memoryLimit: MemoryLimit? = nil) throws -> ModelConfig {
+        guard FileManager.default.fileExists(atPath: path) else { throw ConfigError(source: path, reason: "no such file") }
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw ConfigError(source: path, reason: FileManager.default.fileExists(atPath: path)
-                              ? "cannot read: \(error.localizedDescription)" : "no such file")
+        do {
+            // At most one byte past the bound, so a huge file (or /dev/zero) is refused without being read.
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            data = try handle.read(upToCount: ConfigBounds.fileBytes + 1) ?? Data()
+        } catch {
+            throw ConfigError(source: path, reason: "cannot read: \(error.localizedDescription)")
         }
-        return try decode(data, source: path)
+        return try decode(data, source: path, memoryLimit: memoryLimit)
     }
 
     /// Decodes and validates a config; `source` names it in errors (a path, or "metadata").
-    public static func decode(_ data: Data, source: String) throws -> ModelConfig {
-        let json: JSONValue
-        do { json = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
-            throw ConfigError(source: source, reason: "not valid JSON (\(error))")
+    ///
+    /// The text is parsed strictly (`JSONValue.parse`: duplicate keys and numbers out of range
+    /// are errors with their line and column), then every field is checked against
+    /// `ConfigBounds`, the shapes are worked out layer by layer, and the memory needed to run
+    /// the network on one image is compared with `memoryLimit` (default `MemoryLimit.machine()`:
+    /// $DETECTOR_MEMORY_LIMIT or the physical memory). For a training batch, check
+    /// `checkMemory(batch:limit:source:)` as well.
+    public static func decode(_ data: Data, source: String, memoryLimit: MemoryLimit? = nil) throws -> ModelConfig {
+        guard data.count <= ConfigBounds.fileBytes else {
+            throw ConfigError(source: source, reason: "larger than \(ConfigBounds.fileBytes >> 20) MiB; a model config is a few kilobytes of JSON")
         }
-        return try ModelConfig(json: json, source: source)
+        let json: JSONValue
+        do { json = try JSONValue.parse(Array(data)) } catch { throw ConfigError(error, source: source) }
+        return try ModelConfig(json: json, source: source, memoryLimit: memoryLimit ?? MemoryLimit.machine())
     }
 
+    /// Decodes through any `Decoder` (e.g. a config inside a test fixture), validating as
+    /// `decode` does; duplicate keys are the decoder's to resolve here.
     public init(from decoder: Decoder) throws {
-        try self.init(json: JSONValue(from: decoder), source: "config")
+        try self.init(json: JSONValue(from: decoder), source: "config", memoryLimit: MemoryLimit.machine())
     }
 
     public func encode(to encoder: Encoder) throws {
         try json.encode(to: encoder)
     }
 
-    init(json: JSONValue, source: String) throws {
+    init(json: JSONValue, source: String, memoryLimit: MemoryLimit) throws {
         guard case let .object(root) = json else {
             throw ConfigError(source: source, reason: "the config must be a JSON object")
         }
@@ -164,9 +217,9 @@ public struct ModelConfig: Hashable, Sendable, Codable {
         }
         let inputReader = FieldReader(source: source, layer: nil, object: input, prefix: "input.")
         try inputReader.rejectUnknown(["width", "height", "channels"])
-        inputWidth = try inputReader.int("width")
-        inputHeight = try inputReader.int("height")
-        inputChannels = try inputReader.int("channels", default: 3)
+        inputWidth = try inputReader.int("width", in: ConfigBounds.inputSide)
+        inputHeight = try inputReader.int("height", in: ConfigBounds.inputSide)
+        inputChannels = try inputReader.int("channels", in: 1...64, default: 3)
         guard inputChannels == 3 else {
             throw ConfigError(source: source, field: "input.channels", reason: "must be 3 (RGB images), got \(inputChannels)")
         }
@@ -186,57 +239,61 @@ public struct ModelConfig: Hashable, Sendable, Codable {
             throw ConfigError(source: source, field: "anchors", reason: "missing, empty, or not a list of [width, height] pairs")
         }
         anchors = try anchorList.enumerated().map { i, value in
+            let range = ConfigBounds.anchorSide
+            // Checked as Floats, the type they are used in: 1e39 becomes infinity and 1e-50
+            // becomes 0, both outside the range.
             guard case let .array(pair) = value, pair.count == 2, case let .number(w) = pair[0], case let .number(h) = pair[1],
-                  w > 0, h > 0, w.isFinite, h.isFinite else {
-                throw ConfigError(source: source, field: "anchors[\(i)]", reason: "must be [width, height] with positive numbers (grid-cell units)")
+                  range.contains(Float(w)), range.contains(Float(h)) else {
+                throw ConfigError(source: source, field: "anchors[\(i)]",
+                                  reason: "must be [width, height], each from \(plainNumber(range.lowerBound)) to \(plainNumber(range.upperBound)) grid cells, got \(value)")
             }
             return Anchor(width: Float(w), height: Float(h))
         }
+        try ModelConfig.checkHeadSize(anchors: anchors.count, classes: classes.count, source: source)
         loss = RegionLossSettings()
         if let lossValue = root["loss"] {
             guard case let .object(object) = lossValue else {
                 throw ConfigError(source: source, field: "loss", reason: "must be an object")
             }
-            if let key = Set(object.keys).subtracting(RegionLossSettings.keys).sorted().first {
-                throw ConfigError(source: source, field: "loss.\(key)",
-                                  reason: "unknown key (known: \(RegionLossSettings.keys.sorted().joined(separator: ", ")))")
-            }
-            do {
-                loss = try JSONDecoder().decode(RegionLossSettings.self, from: JSONEncoder().encode(lossValue))
-            } catch {
-                throw ConfigError(source: source, field: "loss", reason: "bad value (\(error))")
-            }
+            let r = FieldReader(source: source, layer: nil, object: object, prefix: "loss.")
+            try r.rejectUnknown(RegionLossSettings.keys)
+            let weights = RegionLossSettings.weightRange
+            loss.coordScale = try r.float("coord", in: weights, default: loss.coordScale)
+            loss.objectScale = try r.float("object", in: weights, default: loss.objectScale)
+            loss.noObjectScale = try r.float("noobject", in: weights, default: loss.noObjectScale)
+            loss.classScale = try r.float("class", in: weights, default: loss.classScale)
+            loss.ignoreThreshold = try r.float("ignore_threshold", in: RegionLossSettings.ignoreThresholdRange, default: loss.ignoreThreshold)
+            loss.warmupImages = try r.int("warmup_images", in: RegionLossSettings.warmupImagesRange, default: loss.warmupImages)
+            loss.rescore = try r.bool("rescore", default: loss.rescore)
         }
         guard case let .array(layerList)? = root["layers"], !layerList.isEmpty else {
             throw ConfigError(source: source, field: "layers", reason: "missing, empty, or not a list of objects")
+        }
+        guard ConfigBounds.layerCount.contains(layerList.count) else {
+            throw ConfigError(source: source, field: "layers", reason: "at most \(ConfigBounds.layerCount.upperBound) layers, got \(layerList.count)")
         }
         layers = try layerList.enumerated().map { index, value in
             guard case let .object(object) = value else {
                 throw ConfigError(source: source, layer: index, reason: "must be an object")
             }
-            return try ModelConfig.decodeLayer(object, index: index, source: source)
+            let layer = try ModelConfig.decodeLayer(object, index: index, source: source)
+            if let (field, reason) = layer.invalidField(index: index) {
+                throw ConfigError(source: source, layer: index, field: field, reason: reason)
+            }
+            return layer
         }
-        try validate(source: source)
+        try validate(source: source, memoryLimit: memoryLimit)
     }
 
     private static func decodeLayer(_ object: [String: JSONValue], index: Int, source: String) throws -> LayerConfig {
         let r = FieldReader(source: source, layer: index, object: object)
         let type = try r.string("type")
-        func size() throws -> Int {
-            let size = try r.int("size", default: 3)
-            guard size > 0, size % 2 == 1 else { throw r.error("size", "must be an odd positive number, got \(size)") }
-            return size
-        }
-        func stride() throws -> Int {
-            let stride = try r.int("stride", default: 1)
-            guard stride == 1 || stride == 2 else { throw r.error("stride", "must be 1 or 2, got \(stride)") }
-            return stride
-        }
-        func filters() throws -> Int {
-            let filters = try r.int("filters")
-            guard filters > 0 && filters <= 65536 else { throw r.error("filters", "must be 1 to 65536, got \(filters)") }
-            return filters
-        }
+        // Ranges here make a number far out of range (1e30, a 30-digit integer) an error that
+        // names its field; the finer rules (odd sizes, maxpool pairs) are `invalidField`'s.
+        func size() throws -> Int { try r.int("size", in: ConfigBounds.kernelSize, default: 3) }
+        func stride() throws -> Int { try r.int("stride", in: 1...2, default: 1) }
+        func filters() throws -> Int { try r.int("filters", in: ConfigBounds.filters) }
+        let reach = -ConfigBounds.layerCount.upperBound...ConfigBounds.layerCount.upperBound
         switch type {
         case "conv", "convolutional", "separable":
             try r.rejectUnknown(["type", "filters", "size", "stride", "batchnorm", "activation"])
@@ -255,110 +312,29 @@ public struct ModelConfig: Hashable, Sendable, Codable {
                               activation: try r.activation("activation", default: .linear))
         case "maxpool":
             try r.rejectUnknown(["type", "size", "stride"])
-            let size = try r.int("size", default: 2), stride = try r.int("stride", default: 2)
-            // k x k windows tiling the input (stride = size), or darknet's 2x2 stride 1 "same".
-            guard (stride == size && (size == 2 || size == 3)) || (size == 2 && stride == 1) else {
-                throw r.error("stride", "maxpool supports size 2 or 3 with stride = size, or size 2 stride 1; got size \(size) stride \(stride)")
-            }
-            return .maxPool(size: size, stride: stride)
+            return .maxPool(size: try r.int("size", in: 2...3, default: 2), stride: try r.int("stride", in: 1...3, default: 2))
         case "shortcut":
             try r.rejectUnknown(["type", "from", "activation"])
-            let from = try r.int("from")
+            let from = try r.int("from", in: reach)
             return .shortcut(from: from < 0 ? index + from : from, activation: try r.activation("activation", default: .linear))
         case "route":
             try r.rejectUnknown(["type", "layers"])
             guard case let .array(list)? = object["layers"], !list.isEmpty else {
                 throw r.error("layers", "must be a non-empty list of layer indices")
             }
+            guard ConfigBounds.routeInputs.contains(list.count) else {
+                throw r.error("layers", "a route concatenates at most \(ConfigBounds.routeInputs.upperBound) layers, got a list of \(list.count)")
+            }
             let indices = try list.map { value -> Int in
-                guard case let .number(x) = value, let i = Int(exactly: x) else { throw r.error("layers", "must be integers, got \(value)") }
+                guard case let .number(x) = value, x == x.rounded(), Double(reach.lowerBound) <= x, x <= Double(reach.upperBound) else {
+                    throw r.error("layers", "must be integers from \(reach.lowerBound) to \(reach.upperBound) (layer indices; negative counts back), got \(value)")
+                }
+                let i = Int(x)
                 return i < 0 ? index + i : i
             }
             return .route(layers: indices)
         default:
             throw r.error("type", "unknown layer type \"\(type)\" (known: conv, separable, depthwise, pointwise, maxpool, shortcut, route)")
-        }
-    }
-
-    /// Shapes of every layer's output for one image; throws on impossible shapes.
-    public func layerShapes(source: String = "config") throws -> [FeatureShape] {
-        var shapes: [FeatureShape] = []
-        var current = FeatureShape(height: inputHeight, width: inputWidth, channels: inputChannels)
-        for (index, layer) in layers.enumerated() {
-            func fail(_ field: String?, _ reason: String) -> ConfigError {
-                ConfigError(source: source, layer: index, field: field, reason: reason)
-            }
-            func convolved(size: Int, stride: Int, channels: Int) throws -> FeatureShape {
-                let pad = size / 2
-                let h = (current.height + 2 * pad - size) / stride + 1, w = (current.width + 2 * pad - size) / stride + 1
-                guard h >= 1, w >= 1, current.height >= 1, current.width >= 1 else {
-                    throw fail(nil, "input \(current) is too small for this layer")
-                }
-                return FeatureShape(height: h, width: w, channels: channels)
-            }
-            switch layer {
-            case let .convolution(filters, size, stride, _, _), let .separable(filters, size, stride, _, _):
-                current = try convolved(size: size, stride: stride, channels: filters)
-            case let .depthwise(size, stride, _, _):
-                current = try convolved(size: size, stride: stride, channels: current.channels)
-            case let .pointwise(filters, _, _):
-                current = FeatureShape(height: current.height, width: current.width, channels: filters)
-            case let .maxPool(size, stride):
-                if stride > 1 {
-                    guard current.height >= size, current.width >= size else {
-                        throw fail(nil, "input \(current) is too small to pool \(size)x\(size)")
-                    }
-                    current = FeatureShape(height: (current.height - size) / stride + 1,
-                                           width: (current.width - size) / stride + 1, channels: current.channels)
-                }
-            case let .shortcut(from, _):
-                guard from >= 0 && from < index else {
-                    throw fail("from", "must refer to an earlier layer (this is layer \(index), got \(from))")
-                }
-                guard shapes[from] == current else {
-                    throw fail("from", "layer \(from) outputs \(shapes[from]) but the previous layer outputs \(current); a shortcut adds equal shapes")
-                }
-            case let .route(list):
-                var channels = 0
-                for from in list {
-                    guard from >= 0 && from < index else {
-                        throw fail("layers", "must refer to earlier layers (this is layer \(index), got \(from))")
-                    }
-                    guard shapes[from].height == shapes[list[0]].height, shapes[from].width == shapes[list[0]].width else {
-                        throw fail("layers", "routed layers must have the same height and width (\(shapes[list[0]]) vs \(shapes[from]))")
-                    }
-                    channels += shapes[from].channels
-                }
-                current = FeatureShape(height: shapes[list[0]].height, width: shapes[list[0]].width, channels: channels)
-            }
-            shapes.append(current)
-        }
-        return shapes
-    }
-
-    func validate(source: String) throws {
-        guard inputWidth > 0, inputHeight > 0, inputWidth <= 4096, inputHeight <= 4096 else {
-            throw ConfigError(source: source, field: "input", reason: "width and height must be 1 to 4096, got \(inputWidth) x \(inputHeight)")
-        }
-        guard inputWidth % stride == 0, inputHeight % stride == 0 else {
-            throw ConfigError(source: source, field: "input", reason: "width and height must be multiples of the network's total stride \(stride), got \(inputWidth) x \(inputHeight)")
-        }
-        let shapes = try layerShapes(source: source)
-        let last = layers.count - 1
-        guard case let .convolution(filters, _, _, batchNorm, activation) = layers[last] else {
-            throw ConfigError(source: source, layer: last, field: "type", reason: "the last layer (the detection head) must be a conv, got \(layers[last].typeName)")
-        }
-        let expected = anchors.count * (5 + classes.count)
-        guard filters == expected else {
-            throw ConfigError(source: source, layer: last, field: "filters",
-                              reason: "the head needs anchors x (5 + classes) = \(anchors.count) x (5 + \(classes.count)) = \(expected) filters, got \(filters)")
-        }
-        guard !batchNorm, activation == .linear else {
-            throw ConfigError(source: source, layer: last, field: batchNorm ? "batchnorm" : "activation",
-                              reason: "the head must be linear without batch norm (the loss applies the sigmoids and softmax)")
-        }
-        guard shapes[last].height == gridHeight, shapes[last].width == gridWidth else {
-            throw ConfigError(source: source, layer: last, reason: "head output \(shapes[last]) does not match the grid \(gridWidth) x \(gridHeight)")
         }
     }
 
@@ -392,61 +368,12 @@ public struct ModelConfig: Hashable, Sendable, Codable {
     }
 }
 
+/// `x` as typed in a config: 1000 rather than 1000.0, 0.001 rather than 0.0010000000474974513.
+func plainNumber(_ x: Float) -> String { x == x.rounded() && abs(x) < 1e9 ? String(Int(x)) : "\(x)" }
+
 /// The Double whose shortest decimal form is the Float's (0.6f → 0.6, not 0.6000000238…), so
 /// JSON written from Floats reads as typed.
 private func shortest(_ x: Float) -> Double { Double("\(x)") ?? Double(x) }
-
-/// A parsed JSON document, so the config can be read field by field with errors that name the
-/// layer and key, and written back.
-enum JSONValue: Hashable, Sendable, Codable, CustomStringConvertible {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let x = try? c.decode(Double.self) { self = .number(x) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.singleValueContainer()
-        switch self {
-        case .null: try c.encodeNil()
-        case let .bool(b): try c.encode(b)
-        case let .number(x): try c.encode(x)
-        case let .string(s): try c.encode(s)
-        case let .array(a): try c.encode(a)
-        case let .object(o): try c.encode(o)
-        }
-    }
-
-    var description: String { text }
-
-    /// Compact JSON text; object keys in `order` first, then the rest sorted.
-    func text(order: [String] = []) -> String {
-        switch self {
-        case .null: return "null"
-        case let .bool(b): return b ? "true" : "false"
-        case let .number(x):
-            return x == x.rounded() && abs(x) < 1e15 ? String(Int64(x)) : "\(x)"
-        case let .string(s): return jsonString(s)
-        case let .array(a): return "[" + a.map { $0.text(order: order) }.joined(separator: ", ") + "]"
-        case let .object(o):
-            let keys = order.filter { o[$0] != nil } + o.keys.filter { !order.contains($0) }.sorted()
-            return "{" + keys.map { "\(JSONValue.string($0).text): \(o[$0]!.text(order: order))" }.joined(separator: ", ") + "}"
-        }
-    }
-
-    var text: String { text() }
-}
 
 /// Reads typed fields of one JSON object, with errors that name the field and the layer.
 private struct FieldReader {
@@ -465,15 +392,31 @@ private struct FieldReader {
         }
     }
 
-    func int(_ key: String, default fallback: Int? = nil) throws -> Int {
+    /// An integer in `range`. The range is checked on the Double, before any conversion, so
+    /// 1e30 or a 30-digit integer is "out of range", never a trap or "not an integer".
+    func int(_ key: String, in range: ClosedRange<Int>, default fallback: Int? = nil) throws -> Int {
         guard let value = object[key] else {
             if let fallback { return fallback }
             throw error(key, "missing")
         }
-        guard case let .number(x) = value, let int = Int(exactly: x) else {
+        guard case let .number(x) = value, x == x.rounded() else {
             throw error(key, "must be an integer, got \(value)")
         }
-        return int
+        guard Double(range.lowerBound) <= x && x <= Double(range.upperBound) else {
+            throw error(key, "must be from \(range.lowerBound) to \(range.upperBound), got \(value)")
+        }
+        return Int(x)
+    }
+
+    /// A number in `range`, checked as the Float it becomes (a Double beyond 3.4e38 becomes
+    /// infinity, outside any range).
+    func float(_ key: String, in range: ClosedRange<Float>, default fallback: Float) throws -> Float {
+        guard let value = object[key] else { return fallback }
+        guard case let .number(x) = value else { throw error(key, "must be a number, got \(value)") }
+        guard range.contains(Float(x)) else {
+            throw error(key, "must be from \(plainNumber(range.lowerBound)) to \(plainNumber(range.upperBound)), got \(value)")
+        }
+        return Float(x)
     }
 
     func bool(_ key: String, default fallback: Bool) throws -> Bool {

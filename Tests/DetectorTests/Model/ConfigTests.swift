@@ -77,7 +77,7 @@ struct BadConfig: CustomTestStringConvertible, Sendable {
         BadConfig(replace: "\"size\": 2, \"stride\": 1", with: "\"size\": 3, \"stride\": 1", layer: 3, field: "stride"),
         BadConfig(replace: "\"anchors\": [[1, 1],", with: "\"anchors\": [[1, -1],", layer: nil, field: "anchors[0]"),
         BadConfig(replace: "\"name\": \"small\",", with: "\"name\": \"small\", \"loss\": {\"objct\": 2},", layer: nil, field: "loss.objct"),
-        BadConfig(replace: "\"name\": \"small\",", with: "\"name\": \"small\", \"loss\": {\"object\": \"x\"},", layer: nil, field: "loss"),
+        BadConfig(replace: "\"name\": \"small\",", with: "\"name\": \"small\", \"loss\": {\"object\": \"x\"},", layer: nil, field: "loss.object"),
         BadConfig(replace: "\"name\": \"small\",", with: "\"name\": \"small\", \"extra\": 1,", layer: nil, field: "extra"),
         BadConfig(replace: "\"classes\": [\"a\", \"b\"]", with: "\"classes\": []", layer: nil, field: "classes"),
         // The last layer must be the linear head.
