@@ -44,30 +44,126 @@ public struct Checkpoint: Sendable {
         try file.write(to: path)
     }
 
+    /// Reads a checkpoint and refuses (naming the file and the tensor or metadata key) what
+    /// would load but cannot be right: besides everything `SafetensorsFile.decode` checks,
+    /// - a `format` other than this toolkit's, and `optimizer.step`, `epoch`, `images_seen`
+    ///   that are not non-negative integers or a `best_score` that is not a number;
+    /// - parameters that are not all finite, a negative `running_var`, a U8 parameter;
+    /// - an I8 tensor without a `<name>.scale_q` of one finite, positive F32 scale per output
+    ///   channel (the last axis), or a scale without its I8 tensor;
+    /// - Adam moments that are not all finite, a negative second moment, a moment without its
+    ///   partner or its parameter or of another shape, or moments without `optimizer.step`.
     public static func load(path: String) throws -> Checkpoint {
         let file = try SafetensorsFile.read(path: path)
+        func fail(_ reason: String, tensor: String? = nil, field: String? = nil) -> WeightsError {
+            WeightsError(file: path, tensor: tensor, field: field, reason: reason)
+        }
         guard let config = file.metadata["config"] else {
             throw WeightsError(file: path, reason: "no model config in the metadata (not a model file of this toolkit?)")
         }
-        var checkpoint = Checkpoint(source: path, configJSON: config, parameters: [:], shapes: [:], training: file.metadata)
-        if let step = file.metadata["optimizer.step"] { checkpoint.optimizerStep = Int(step) }
-        for (name, tensor) in file.tensors where !name.hasSuffix(".scale_q") {
-            if name.hasPrefix("optimizer.m.") {
-                checkpoint.firstMoments[String(name.dropFirst("optimizer.m.".count))] = tensor.floats
-            } else if name.hasPrefix("optimizer.v.") {
-                checkpoint.secondMoments[String(name.dropFirst("optimizer.v.".count))] = tensor.floats
-            } else if tensor.dtype == .i8 {
-                guard let scales = file.tensors[name + ".scale_q"]?.floats, let channels = tensor.shape.last, scales.count == channels else {
-                    throw WeightsError(file: path, tensor: name, reason: "int8 tensor without a matching \(name).scale_q")
-                }
-                checkpoint.parameters[name] = tensor.floats.enumerated().map { $0.element * scales[$0.offset % channels] }
-                checkpoint.shapes[name] = tensor.shape
-            } else {
-                checkpoint.parameters[name] = tensor.floats
-                checkpoint.shapes[name] = tensor.shape
+        if let stored = file.metadata["format"], stored != format {
+            throw fail("is \"\(stored)\", but this toolkit reads \"\(format)\"", field: "__metadata__.format")
+        }
+        for key in ["optimizer.step", "epoch", "images_seen"] {
+            if let text = file.metadata[key], (Int(text) ?? -1) < 0 {
+                throw fail("is \"\(text)\", not a non-negative integer", field: "__metadata__.\(key)")
             }
         }
+        if let text = file.metadata["best_score"], Float(text)?.isNaN ?? true {
+            throw fail("is \"\(text)\", not a number", field: "__metadata__.best_score")
+        }
+        var checkpoint = Checkpoint(source: path, configJSON: config, parameters: [:], shapes: [:], training: file.metadata)
+        checkpoint.optimizerStep = file.metadata["optimizer.step"].flatMap { Int($0) }
+
+        // In name order, so the first fault reported is the same on every run.
+        for name in file.tensors.keys.sorted() {
+            let tensor = file.tensors[name]!
+            if name.hasSuffix(scaleSuffix) {
+                let quantized = String(name.dropLast(scaleSuffix.count))
+                guard file.tensors[quantized]?.dtype == .i8 else {
+                    throw fail("a quantization scale without an I8 tensor \"\(quantized)\"", tensor: name)
+                }
+                continue  // checked with its I8 tensor
+            }
+            if let (isSecond, parameter) = momentParameter(name) {
+                guard tensor.dtype == .f32 || tensor.dtype == .f16 else {
+                    throw fail("\(tensor.dtype.rawValue), but optimizer state is stored as F32", tensor: name, field: "dtype")
+                }
+                guard let stored = file.tensors[parameter], momentParameter(parameter) == nil, !parameter.hasSuffix(scaleSuffix) else {
+                    throw fail("optimizer state for \"\(parameter)\", which is not a parameter in this file", tensor: name)
+                }
+                guard tensor.shape == stored.shape else {
+                    throw fail("shape \(tensor.shape), but its parameter \"\(parameter)\" has shape \(stored.shape)", tensor: name, field: "shape")
+                }
+                let partner = (isSecond ? "optimizer.m." : "optimizer.v.") + parameter
+                guard file.tensors[partner] != nil else { throw fail("no matching \"\(partner)\"", tensor: name) }
+                let values = tensor.floats
+                try requireFinite(values, name, fail)
+                if isSecond {
+                    try requireNonNegative(values, name, "Adam's second moment (a running mean of squared gradients)", fail)
+                    checkpoint.secondMoments[parameter] = values
+                } else {
+                    checkpoint.firstMoments[parameter] = values
+                }
+                continue
+            }
+            let values: [Float]
+            switch tensor.dtype {
+            case .f32, .f16:
+                values = tensor.floats
+            case .u8:
+                throw fail("U8 is not a dtype this toolkit stores parameters in (F32, F16, or I8 with a \(scaleSuffix) scale)", tensor: name, field: "dtype")
+            case .i8:
+                let scaleName = name + scaleSuffix
+                guard let channels = tensor.shape.last else {
+                    throw fail("a scalar I8 tensor: there is no output channel (last axis) to scale", tensor: name, field: "shape")
+                }
+                guard let scale = file.tensors[scaleName] else {
+                    throw fail("I8 tensor without a matching \(scaleName)", tensor: name)
+                }
+                guard scale.dtype == .f32 || scale.dtype == .f16, scale.shape == [channels] else {
+                    throw fail("\(scale.dtype.rawValue) of shape \(scale.shape), but the scales of \"\(name)\" (shape \(tensor.shape)) are F32 of shape [\(channels)]",
+                               tensor: scaleName)
+                }
+                let scales = scale.floats
+                if let i = scales.firstIndex(where: { !($0.isFinite && $0 > 0) }) {
+                    throw fail("value \(i) of \(scales.count) is \(scales[i]); a quantization scale must be finite and positive", tensor: scaleName)
+                }
+                values = tensor.floats.enumerated().map { $0.element * scales[$0.offset % channels] }
+            }
+            try requireFinite(values, name, fail)
+            if name.hasSuffix(".running_var") {
+                try requireNonNegative(values, name, "a variance", fail)
+            }
+            checkpoint.parameters[name] = values
+            checkpoint.shapes[name] = tensor.shape
+        }
+        if !(checkpoint.firstMoments.isEmpty && checkpoint.secondMoments.isEmpty) && checkpoint.optimizerStep == nil {
+            throw fail("missing, but the file holds optimizer moments", field: "__metadata__.optimizer.step")
+        }
         return checkpoint
+    }
+
+    private static let scaleSuffix = ".scale_q"
+
+    /// `optimizer.m.<p>` → (false, p); `optimizer.v.<p>` → (true, p); other names → nil.
+    private static func momentParameter(_ name: String) -> (isSecond: Bool, parameter: String)? {
+        if name.hasPrefix("optimizer.m.") { return (false, String(name.dropFirst("optimizer.m.".count))) }
+        if name.hasPrefix("optimizer.v.") { return (true, String(name.dropFirst("optimizer.v.".count))) }
+        return nil
+    }
+
+    private static func requireFinite(_ values: [Float], _ tensor: String, _ fail: (String, String?, String?) -> WeightsError) throws {
+        if let i = values.firstIndex(where: { !$0.isFinite }) {
+            throw fail("value \(i) of \(values.count) is \(values[i]); weights and optimizer state must be finite (did training diverge?)", tensor, nil)
+        }
+    }
+
+    private static func requireNonNegative(_ values: [Float], _ tensor: String, _ what: String,
+                                           _ fail: (String, String?, String?) -> WeightsError) throws {
+        if let i = values.firstIndex(where: { $0 < 0 }) {
+            throw fail("value \(i) of \(values.count) is \(values[i]); \(what) cannot be negative", tensor, nil)
+        }
     }
 
     /// Sets every parameter by name; every one must be present with its shape, and no tensor
@@ -78,7 +174,7 @@ public struct Checkpoint: Sendable {
                 throw WeightsError(file: source, tensor: p.name, reason: "missing (the config needs it)")
             }
             guard shapes[p.name] == p.shape else {
-                throw WeightsError(file: source, tensor: p.name, reason: "shape \(shapes[p.name]!) but the config needs \(p.shape)")
+                throw WeightsError(file: source, tensor: p.name, reason: "shape \(shapes[p.name]!) in the file, but the config needs \(p.shape)")
             }
             p.value = values
         }
