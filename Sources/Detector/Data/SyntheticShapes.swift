@@ -329,6 +329,7 @@ public struct SyntheticShapes: Sendable {
 public struct SyntheticShapesError: Error, CustomStringConvertible, Sendable, Equatable {
     public var parameter: String
     public var value: Int
+    public init(parameter: String, value: Int) { self.parameter = parameter; self.value = value }
     public var description: String {
         "\(parameter) \(value): the number of images must be 0 to \(SyntheticShapes.maximumImageCount)"
     }

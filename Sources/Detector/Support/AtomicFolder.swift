@@ -42,7 +42,8 @@ public struct FolderWriteError: Error, CustomStringConvertible, Sendable, Equata
     public enum Kind: Sendable, Equatable { case notEmpty, notAFolder, cannotCreate, cannotRename }
     public var path: String
     public var kind: Kind
-    public var reason: String = ""
+    public var reason: String
+    public init(path: String, kind: Kind, reason: String = "") { self.path = path; self.kind = kind; self.reason = reason }
     public var description: String {
         switch kind {
         case .notEmpty: return "\(path): already exists and is not empty"

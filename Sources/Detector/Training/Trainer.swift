@@ -288,7 +288,7 @@ public final class Trainer {
     /// (and the partial epoch's sums), after checking that the config is the checkpoint's and
     /// the epochs asked for are not fewer than those done; results.jsonl is made to match.
     func restore(progress: (TrainingEvent) -> Void) throws {
-        try Trainer.checkOutputFolder(options)
+        try Trainer.checkOutputFolder(options, probeLock: false)
         let checkpoint = try Checkpoint.load(path: lastPath)
         try checkConfig(of: checkpoint, progress: progress)
         try checkpoint.apply(to: network.parameters)
@@ -436,11 +436,17 @@ public final class Trainer {
 
     // MARK: The run
 
-    /// The checks on the output folder that need no data: without resume, a folder holding a
-    /// run is refused unless `existOK`; with resume, it must hold last.safetensors. `run` makes
-    /// them again under the folder's lock; a command can call this first to fail early.
-    public static func checkOutputFolder(_ options: TrainingOptions) throws {
+    /// The checks on the output folder that need no data: another trainer must not hold it
+    /// (with `probeLock`, when the folder exists: the lock is taken and let go); without resume,
+    /// a folder holding a run is refused unless `existOK`; with resume, it must hold
+    /// last.safetensors. `run` makes them again under the folder's lock; a command can call
+    /// this first to fail before loading data.
+    public static func checkOutputFolder(_ options: TrainingOptions, probeLock: Bool = true) throws {
         let folder = options.outputFolder
+        var isFolder: ObjCBool = false
+        if probeLock && FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) && isFolder.boolValue {
+            try RunFolder(path: folder).unlock()
+        }
         if options.resume {
             guard FileManager.default.fileExists(atPath: folder + "/last.safetensors") else {
                 let hasLog = FileManager.default.fileExists(atPath: folder + "/results.jsonl")
@@ -469,7 +475,7 @@ public final class Trainer {
             }
             progress(.message("resumed from \(lastPath) \(savedCheckpoint ?? "") (\(imagesSeen) images seen)"))
         } else {
-            try Trainer.checkOutputFolder(options)
+            try Trainer.checkOutputFolder(options, probeLock: false)
             if options.existOK { try folder.removeOutputs() }
         }
         let per = config.inputWidth * config.inputHeight * 3
@@ -477,7 +483,8 @@ public final class Trainer {
         defer { input.deallocate() }
         var stoppedInEpoch: (epoch: Int, batch: Int)? = nil
 
-        epochLoop: for epoch in startEpoch..<options.epochs {
+        // max: a negative `epochs` from a library caller trains nothing instead of trapping.
+        epochLoop: for epoch in startEpoch..<max(startEpoch, options.epochs) {
             let (done, timeUp) = try trainEpoch(epoch, from: epoch == startEpoch ? resumedEpoch : nil, input: input,
                                                 started: started, progress: progress)
             if timeUp && done.batches < batchCount {
@@ -580,7 +587,7 @@ public final class Trainer {
         summary.statistics.averageIoU /= n; summary.statistics.recall50 /= n
         summary.statistics.averageObjectness /= n; summary.statistics.averageAnyObjectness /= n
         summary.statistics.averageClassProbability /= n
-        if !validation.isEmpty && !overfit && ((epoch + 1) % options.validationInterval == 0 || isLast) {
+        if !validation.isEmpty && !overfit && ((epoch + 1) % max(1, options.validationInterval) == 0 || isLast) {
             let result = try evaluate(validation)
             summary.mAP50 = result.mAP50
             summary.mAP50to95 = result.mAP50to95
