@@ -41,9 +41,12 @@ test: deps
 test-loss: deps
 	$(SWIFT) test --filter RegionLoss
 
-# The synthetic shapes data set (2000 train + 200 val images, seed 1) in $(DATA).
+# The synthetic shapes data set (2000 train + 200 val images, seed 1) in $(DATA), unless it is
+# there (`generate` writes the folder whole or not at all, and refuses to overwrite one without
+# --force: delete $(DATA) to regenerate it).
 samples: build
-	$(BIN)/train-detector generate --out $(DATA) --train 2000 --val 200 --seed 1
+	@test -f $(DATA)/classes.txt && echo "$(DATA) is there (delete it to regenerate)" || \
+	  $(BIN)/train-detector generate --out $(DATA) --train 2000 --val 200 --seed 1
 
 # Regenerates the committed demo set in samples/ (12 images, seed 7).
 samples-demo: build

@@ -28,6 +28,50 @@ struct TrainDetector: ParsableCommand {
         """,
         subcommands: [Train.self, Generate.self, ShowData.self, Anchors.self, Export.self, Evaluate.self],
         defaultSubcommand: Train.self)
+
+    /// ArgumentParser's own main, except that bad input (a value out of range, a malformed
+    /// number, an unknown option: its exit code 64) exits 1 like every other error of this
+    /// command, with ArgumentParser's message and usage.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitCode.failure.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
+/// An error of the command itself, printed as `error: MESSAGE`.
+struct CommandError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The ranges of the numeric options (in their help and checked in validate()).
+enum Limits {
+    static let epochs = 1...1_000_000
+    static let batchSize = 1...1024
+    static let overfit = 1...100_000
+    static let warmupImages = 0...1_000_000_000
+    static let trainImages = 1...SyntheticShapes.maximumImageCount
+    static let valImages = 0...SyntheticShapes.maximumImageCount
+    static let showCount = 1...100_000
+    static let anchors = 1...100
+}
+
+/// "1 to 1024" for the help texts.
+func describe(_ range: ClosedRange<Int>) -> String { "\(range.lowerBound) to \(range.upperBound)" }
+
+/// Throws a ValidationError naming the option when `value` is outside `range`.
+func check(_ value: Int?, in range: ClosedRange<Int>, _ option: String) throws {
+    if let value, !range.contains(value) {
+        throw ValidationError("\(option) must be \(describe(range)) (got \(value))")
+    }
 }
 
 /// Exits non-zero with a one-line message on any error a user can cause.
@@ -49,12 +93,40 @@ let defaultDataFolder = "data/shapes"
 let defaultTrainCount = 2000
 let defaultValCount = 200
 
+/// Generates the built-in data set into `folder` unless it is there. The folder appears only
+/// once complete (`SyntheticShapes.writeDataset` writes a temporary sibling and renames it), so
+/// an interrupted generation leaves no folder that looks complete, and the next run generates
+/// it again.
 func ensureSyntheticData(_ folder: String, seed: UInt64 = 1) throws {
-    if FileManager.default.fileExists(atPath: folder + "/classes.txt") { return }
+    let fm = FileManager.default
+    if fm.fileExists(atPath: folder + "/classes.txt") {
+        warnIfIncomplete(folder)
+        return
+    }
+    if isNonEmptyFolder(folder) {
+        throw CommandError("\(folder) exists but is not a complete data set (no classes.txt); delete it to have the built-in synthetic shapes generated there, or pass --data")
+    }
     log("generating the synthetic shapes data set in \(folder) (\(defaultTrainCount) train + \(defaultValCount) val images, seed \(seed))...")
     let start = Date()
-    try SyntheticShapes.writeDataset(to: folder, trainCount: defaultTrainCount, valCount: defaultValCount, seed: seed)
+    do {
+        try SyntheticShapes.writeDataset(to: folder, trainCount: defaultTrainCount, valCount: defaultValCount, seed: seed)
+    } catch let error as FolderWriteError where error.kind == .notEmpty && fm.fileExists(atPath: folder + "/classes.txt") {
+        log("\(folder) was generated meanwhile by another process; using that one")
+        return
+    }
     log(String(format: "generated in %.1f s", Date().timeIntervalSince(start)))
+}
+
+/// The built-in folder with fewer images than it should hold was most likely left by an older
+/// version's interrupted generation (which wrote classes.txt first): say so.
+func warnIfIncomplete(_ folder: String) {
+    func pngCount(_ split: String) -> Int {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "\(folder)/\(split)/images")) ?? []).filter { $0.hasSuffix(".png") }.count
+    }
+    let (train, val) = (pngCount("train"), pngCount("val"))
+    if train != defaultTrainCount || val != defaultValCount {
+        log("warning: \(folder) holds \(train) training and \(val) validation images, not the \(defaultTrainCount) + \(defaultValCount) of the built-in set (perhaps an interrupted generation); delete the folder to generate it again")
+    }
 }
 
 /// The data set at `path`, or the built-in synthetic shapes (generated on first use) without
@@ -68,11 +140,9 @@ func loadDataset(_ path: String?) throws -> Dataset {
     return dataset
 }
 
-func nextRunFolder() -> String {
-    var n = 1
-    while FileManager.default.fileExists(atPath: "runs/train-\(n)") { n += 1 }
-    return "runs/train-\(n)"
-}
+/// Creates runs/train-N for the first free N (mkdir, retried on EEXIST: two runs starting at
+/// once get two folders).
+func nextRunFolder() throws -> String { try RunFolder.createNumbered(prefix: "runs/train-") }
 
 func formatDuration(_ seconds: Double) -> String {
     guard seconds.isFinite else { return "?" }
@@ -83,34 +153,69 @@ func formatDuration(_ seconds: Double) -> String {
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train (the default command).",
-        discussion: "Writes last.safetensors and best.safetensors (atomically, each epoch, with the optimizer state for --resume), results.jsonl, loss.png and rendered predictions to the output folder.")
+        discussion: """
+        Writes last.safetensors and best.safetensors (atomically, each epoch, with the optimizer state for --resume), results.jsonl, loss.png and rendered predictions to the output folder. Each epoch's results.jsonl line is written before its checkpoints; --resume drops lines the checkpoint does not cover (they are trained again).
+
+        The output folder is locked while a run writes it: a second training into the same folder is refused, naming the pid of the first. A folder that already holds a run (last.safetensors or results.jsonl) is refused unless --resume (continue it) or --exist-ok (overwrite it).
+        """)
 
     @Option(help: "YOLO-format data set folder (classes.txt, train/ and val/ with images/ and labels/). Default: the built-in synthetic shapes in \(defaultDataFolder), generated on first use.")
     var data: String?
     @Option(help: "Model config JSON.") var config = "models/tiny-dsc.json"
-    @Option(help: "Epochs (in overfit mode: the maximum; default 300 there).") var epochs: Int?
-    @Option(help: "Images per batch.") var batchSize = 16
-    @Option(help: "Adam learning rate.") var lr: Float = 1e-3
+    @Option(help: "Epochs, \(describe(Limits.epochs)) (default 60; in overfit mode the maximum, default 300). With --resume, the total including the epochs done: equal to them, there is nothing to train.")
+    var epochs: Int?
+    @Option(help: "Images per batch, \(describe(Limits.batchSize)).") var batchSize = 16
+    @Option(help: "Adam learning rate, a finite number in (0, 1].") var lr: Float = 1e-3
     @Option(help: "Output folder (default runs/train-N, the first free N).") var out: String?
-    @Option(help: "Train on the first N training images without augmentation until the loss converges, then detect on them, render them to OUT/overfit/ and say whether the network learned them.")
+    @Option(help: "Train on the first N training images (N from \(describe(Limits.overfit))) without augmentation until the loss converges, then detect on them, render them to OUT/overfit/ and say whether the network learned them.")
     var overfit: Int?
-    @Flag(help: "Continue from OUT/last.safetensors (weights, optimizer state, epoch).") var resume = false
+    @Flag(help: "Continue the run in --out from its last.safetensors (weights, optimizer state, epoch, and the partial epoch a --time-limit left). The config must be the run's (see --allow-config-change); other settings that differ are warned about.")
+    var resume = false
+    @Flag(help: "Train into an --out that already holds a run, deleting that run's outputs first.") var existOk = false
+    @Flag(help: "With --resume: go on even if the config differs from the one last.safetensors was trained with (a warning names the differences).")
+    var allowConfigChange = false
     @Option(help: "Seed of initialisation, shuffling and augmentation.") var seed: UInt64 = 1
     @Flag(help: "Turn augmentation off.") var noAugment = false
-    @Option(help: "Stop after this many seconds (the checkpoint of the last epoch is kept).") var timeLimit: Double?
-    @Option(help: "Warm-up length in images for the loss's prior term (default: the config's, at most two epochs).") var warmupImages: Int?
+    @Option(help: "Stop after this many seconds (a finite number above 0). The batch running then is finished and last.safetensors saved; in the middle of an epoch it holds that partial epoch (weights, optimizer state and the epoch's running sums), which --resume finishes exactly. results.jsonl and best.safetensors hold complete epochs only.")
+    var timeLimit: Double?
+    @Option(help: "Warm-up length in images for the loss's prior term, \(describe(Limits.warmupImages)) (default: the config's, at most two epochs).")
+    var warmupImages: Int?
     @Flag(help: "One JSON line per epoch on stdout (results.jsonl's format).") var json = false
 
     func validate() throws {
-        if let overfit, overfit < 1 { throw ValidationError("--overfit needs a positive number of images") }
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
-        if !(lr > 0) { throw ValidationError("--lr must be positive") }
+        try check(epochs, in: Limits.epochs, "--epochs")
+        try check(batchSize, in: Limits.batchSize, "--batch-size")
+        if !(lr.isFinite && lr > 0 && lr <= 1) { throw ValidationError("--lr must be a finite number in (0, 1] (got \(lr))") }
+        try check(overfit, in: Limits.overfit, "--overfit")
+        if let timeLimit, !(timeLimit.isFinite && timeLimit > 0) {
+            throw ValidationError("--time-limit must be a finite number of seconds above 0 (got \(timeLimit))")
+        }
+        try check(warmupImages, in: Limits.warmupImages, "--warmup-images")
         if resume && out == nil { throw ValidationError("--resume needs --out (the folder of the run to continue)") }
+        if resume && existOk { throw ValidationError("--resume continues the run in --out and --exist-ok overwrites it: pass one of them") }
+        if allowConfigChange && !resume { throw ValidationError("--allow-config-change only applies with --resume") }
     }
 
     func run() throws {
         try report {
+            var options = TrainingOptions()
+            options.epochs = epochs ?? (overfit == nil ? 60 : 300)
+            options.batchSize = batchSize
+            options.learningRate = lr
+            options.seed = seed
+            options.overfit = overfit
+            options.resume = resume
+            options.existOK = existOk
+            options.allowConfigChange = allowConfigChange
+            options.timeLimit = timeLimit
+            options.warmupImages = warmupImages
+            if noAugment { options.augmentation = .none }
+            // The folder checks that need no data first, so a mistake is not reported after
+            // minutes of loading (the trainer checks again under the folder's lock).
+            if let out {
+                options.outputFolder = out
+                try Trainer.checkOutputFolder(options)
+            }
             let config = try ModelConfig.load(path: resolveConfigPath(config))
             let folder = data ?? defaultDataFolder
             let dataset = try loadDataset(data)
@@ -126,17 +231,7 @@ struct Train: ParsableCommand {
             }
             let train = try loadSamples(items)
             let validation = overfit == nil ? try loadSamples(dataset.validation?.items ?? []) : []
-            var options = TrainingOptions()
-            options.epochs = epochs ?? (overfit == nil ? 60 : 300)
-            options.batchSize = batchSize
-            options.learningRate = lr
-            options.seed = seed
-            options.outputFolder = out ?? nextRunFolder()
-            options.overfit = overfit
-            options.resume = resume
-            options.timeLimit = timeLimit
-            options.warmupImages = warmupImages
-            if noAugment { options.augmentation = .none }
+            if out == nil { options.outputFolder = try nextRunFolder() }
             let trainer = try Trainer(config: config, train: train, validation: validation, options: options)
             log(trainer.network.table())
             log("training on \(train.count) images\(validation.isEmpty ? "" : ", validating on \(validation.count)"), batch \(batchSize), \(options.epochs) epochs\(overfit != nil ? " at most (overfit mode: no augmentation)" : ""); output in \(options.outputFolder)")
@@ -160,9 +255,25 @@ struct Train: ParsableCommand {
                     if let m = e.mAP50 { line += String(format: "  val mAP@0.5 %.3f  mAP@[.5:.95] %.3f", m, e.mAP50to95 ?? 0) }
                     log(line)
                     if json, let data = try? JSONEncoder().encode(e) { print(String(decoding: data, as: UTF8.self)) }
+                case .checkpoint: break
                 }
             }
-            log("weights: \(options.outputFolder)/best.safetensors, \(options.outputFolder)/last.safetensors; log: \(options.outputFolder)/results.jsonl; plot: \(options.outputFolder)/loss.png")
+            if result.alreadyComplete {
+                let done = result.epochs.last?.epoch ?? options.epochs
+                print("\(options.outputFolder): already trained \(done) epochs; nothing to do (pass --epochs above \(done) to train further)")
+                return
+            }
+            // Only what exists: a run stopped in its first epoch has no best.safetensors or log yet.
+            let outputs = [("weights", ["best.safetensors", "last.safetensors"]), ("log", ["results.jsonl"]), ("plot", ["loss.png"])]
+                .compactMap { label, files -> String? in
+                    let present = files.map { options.outputFolder + "/" + $0 }.filter { FileManager.default.fileExists(atPath: $0) }
+                    return present.isEmpty ? nil : "\(label): " + present.joined(separator: ", ")
+                }
+            if !outputs.isEmpty { log(outputs.joined(separator: "; ")) }
+            if let (epoch, batch) = result.stoppedInEpoch {
+                print(String(format: "time limit: stopped in epoch %d after batch %d (saved in %@/last.safetensors; --resume finishes it) after %@; %d complete epochs",
+                             epoch, batch, options.outputFolder, formatDuration(result.seconds), epoch - 1))
+            }
             if let verdict = result.verdict {
                 print(verdict)
                 log("renders (ground truth dashed, predictions solid): \(options.outputFolder)/overfit/")
@@ -176,27 +287,40 @@ struct Train: ParsableCommand {
 }
 
 struct Generate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Write the synthetic shapes data set (deterministic: the same seed gives the same bytes).")
+    static let configuration = CommandConfiguration(
+        abstract: "Write the synthetic shapes data set (deterministic: the same seed gives the same bytes).",
+        discussion: "The set is written into a temporary folder beside --out and renamed to --out only when complete: an interrupted run leaves no --out (its temporary folder is deleted by the next run). An --out that exists and is not empty is refused unless --force, which replaces it whole.")
     @Option(help: "Output folder.") var out = defaultDataFolder
-    @Option(help: "Training images.") var train = defaultTrainCount
-    @Option(help: "Validation images.") var val = defaultValCount
+    @Option(help: "Training images, \(describe(Limits.trainImages)).") var train = defaultTrainCount
+    @Option(help: "Validation images, \(describe(Limits.valImages)).") var val = defaultValCount
     @Option(help: "Seed.") var seed: UInt64 = 1
     @Flag(help: "Write the demo set instead (one split, \(SyntheticShapes.demoCount) images, seed \(SyntheticShapes.demoSeed)): how samples/ was made.")
     var demo = false
+    @Flag(help: "Replace an --out that exists and is not empty (the old folder is deleted once the new one is complete).")
+    var force = false
+
+    func validate() throws {
+        try check(train, in: Limits.trainImages, "--train")
+        try check(val, in: Limits.valImages, "--val")
+    }
 
     func run() throws {
         try report {
-            if demo {
-                try SyntheticShapes.writeSamples(to: out, count: SyntheticShapes.demoCount, seed: SyntheticShapes.demoSeed)
-                print("wrote \(SyntheticShapes.demoCount) demo images to \(out)")
-                return
+            do {
+                if demo {
+                    try SyntheticShapes.writeSamples(to: out, count: SyntheticShapes.demoCount, seed: SyntheticShapes.demoSeed, replacing: force)
+                    print("wrote \(SyntheticShapes.demoCount) demo images to \(out)")
+                    return
+                }
+                let start = Date()
+                try SyntheticShapes.writeDataset(to: out, trainCount: train, valCount: val, seed: seed, replacing: force) { done, total in
+                    if stderrIsTerminal { FileHandle.standardError.write(Data("\r\(done)/\(total) images".utf8)) }
+                }
+                if stderrIsTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
+                print(String(format: "wrote %d train + %d val images to %@ in %.1f s", train, val, out, Date().timeIntervalSince(start)))
+            } catch let error as FolderWriteError where error.kind == .notEmpty {
+                throw CommandError("\(out) already exists and is not empty; pass --force to replace it, or choose another --out")
             }
-            let start = Date()
-            try SyntheticShapes.writeDataset(to: out, trainCount: train, valCount: val, seed: seed) { done, total in
-                if stderrIsTerminal { FileHandle.standardError.write(Data("\r\(done)/\(total) images".utf8)) }
-            }
-            if stderrIsTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
-            print(String(format: "wrote %d train + %d val images to %@ in %.1f s", train, val, out, Date().timeIntervalSince(start)))
         }
     }
 }
@@ -207,10 +331,12 @@ struct ShowData: ParsableCommand {
         abstract: "Render ground-truth boxes on images after the letterbox the network sees, to check labels and preprocessing.")
     @Argument(help: "Data set folder (classes.txt and images/ + labels/, or train/ and val/).") var data: String
     @Option(help: "Output folder.") var out = "runs/show-data"
-    @Option(help: "Images to render.") var count = 8
+    @Option(help: "Images to render, \(describe(Limits.showCount)).") var count = 8
     @Option(help: "Model config (for the network input size).") var config = "models/tiny-dsc.json"
     @Flag(help: "Also apply training augmentation, as a training batch would.") var augment = false
     @Option(help: "Seed for --augment.") var seed: UInt64 = 1
+
+    func validate() throws { try check(count, in: Limits.showCount, "--count") }
 
     func run() throws {
         try report {
@@ -238,10 +364,12 @@ struct ShowData: ParsableCommand {
 struct Anchors: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compute anchors from the training labels by k-means on (w, h) with distance 1 - IoU (YOLOv2's dimension clusters).")
-    @Argument(help: "Number of anchors.") var count = 5
+    @Argument(help: "Number of anchors, \(describe(Limits.anchors)), and at most the number of labelled boxes.") var count = 5
     @Option(help: "Data set folder (default: the synthetic shapes).") var data: String?
     @Option(help: "Model config (for the grid size).") var config = "models/tiny-dsc.json"
     @Option(help: "Seed of the k-means++ initialisation.") var seed: UInt64 = 1
+
+    func validate() throws { try check(count, in: Limits.anchors, "the number of anchors") }
 
     func run() throws {
         try report {
@@ -256,6 +384,9 @@ struct Anchors: ParsableCommand {
                     let b = t.sourceNormalisedToNetworkNormalised(o.box)
                     sizes.append((b.width, b.height))
                 }
+            }
+            guard sizes.count >= count else {
+                throw CommandError("\(count) anchors need at least \(count) labelled boxes; the training split of \(data ?? defaultDataFolder) has \(sizes.count)")
             }
             let result = clusterAnchors(sizes: sizes, count: count, gridWidth: config.gridWidth, gridHeight: config.gridHeight, seed: seed)
             let list = result.anchors.map { String(format: "[%.2f, %.2f]", $0.width, $0.height) }.joined(separator: ", ")

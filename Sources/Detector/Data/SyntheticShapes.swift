@@ -262,12 +262,20 @@ public struct SyntheticShapes: Sendable {
     /// `000000.png`, ...) and labels/ (YOLO). The validation images are
     /// `SyntheticShapes(seed: validationSeed(seed))`, a stream disjoint from the training one.
     /// Images are made on all cores; `progress(done, total)` is called every 100 images and at
-    /// the end, one call at a time. Files of the same names are overwritten.
-    public static func writeDataset(to root: String, trainCount: Int, valCount: Int, seed: UInt64,
+    /// the end, one call at a time.
+    ///
+    /// The folder appears whole or not at all (`writeFolderAtomically`): everything is written
+    /// into a temporary sibling that is renamed to `root` when complete, so an interrupted run
+    /// never leaves a folder that looks like a data set. A non-empty `root` is refused
+    /// (`FolderWriteError`, kind `.notEmpty`) unless `replacing`, which swaps the whole folder.
+    public static func writeDataset(to root: String, trainCount: Int, valCount: Int, seed: UInt64, replacing: Bool = false,
                                     progress: ((Int, Int) -> Void)? = nil) throws {
-        try write(to: root, jobs: [(SyntheticShapes(seed: seed), root + "/train", trainCount),
-                                   (SyntheticShapes(seed: validationSeed(seed)), root + "/val", valCount)],
-                  progress: progress)
+        try checkCounts([("trainCount", trainCount), ("valCount", valCount)])
+        try writeFolderAtomically(at: root, replacing: replacing) { folder in
+            try write(to: folder, jobs: [(SyntheticShapes(seed: seed), folder + "/train", trainCount),
+                                         (SyntheticShapes(seed: validationSeed(seed)), folder + "/val", valCount)],
+                      progress: progress)
+        }
     }
 
     /// The committed demo set in samples/ is `writeSamples(to: "samples", count: demoCount,
@@ -276,9 +284,21 @@ public struct SyntheticShapes: Sendable {
     public static let demoCount = 12
 
     /// Writes the one-split layout (classes.txt, images/, labels/) of images 0..<count of
-    /// `seed`: the demo set in samples/.
-    public static func writeSamples(to root: String, count: Int, seed: UInt64) throws {
-        try write(to: root, jobs: [(SyntheticShapes(seed: seed), root, count)], progress: nil)
+    /// `seed`: the demo set in samples/. Whole or not at all, as `writeDataset`.
+    public static func writeSamples(to root: String, count: Int, seed: UInt64, replacing: Bool = false) throws {
+        try checkCounts([("count", count)])
+        try writeFolderAtomically(at: root, replacing: replacing) { folder in
+            try write(to: folder, jobs: [(SyntheticShapes(seed: seed), folder, count)], progress: nil)
+        }
+    }
+
+    /// The largest image count of one split a writer accepts (about 40 GB of PNGs at 256 x 256).
+    public static let maximumImageCount = 1_000_000
+
+    private static func checkCounts(_ counts: [(String, Int)]) throws {
+        for (name, count) in counts where !(0...maximumImageCount).contains(count) {
+            throw SyntheticShapesError(parameter: name, value: count)
+        }
     }
 
     private static func write(to root: String, jobs splits: [(SyntheticShapes, String, Int)], progress: ((Int, Int) -> Void)?) throws {
@@ -302,6 +322,16 @@ public struct SyntheticShapes: Sendable {
             }
         }
         if let error = state.firstError { throw error }
+    }
+}
+
+/// An image count a writer refuses (negative, or above `SyntheticShapes.maximumImageCount`).
+public struct SyntheticShapesError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var parameter: String
+    public var value: Int
+    public init(parameter: String, value: Int) { self.parameter = parameter; self.value = value }
+    public var description: String {
+        "\(parameter) \(value): the number of images must be 0 to \(SyntheticShapes.maximumImageCount)"
     }
 }
 

@@ -12,7 +12,9 @@
 /// - Returns `count` anchors in grid-cell units (w·gridWidth, h·gridHeight), sorted by area,
 ///   ascending, and the mean over the boxes of the IoU with their best anchor. With fewer
 ///   distinct sizes than `count`, some anchors repeat. No usable size or `count` ≤ 0 gives no
-///   anchors and a mean IoU of 0.
+///   anchors and a mean IoU of 0. The centroids are held in memory, so a caller passing a
+///   user's `count` bounds it first (`train-detector anchors` accepts 1 to 100, and at most
+///   as many as there are boxes).
 public func clusterAnchors(sizes: [(width: Float, height: Float)], count: Int, gridWidth: Int, gridHeight: Int,
                            seed: UInt64) -> (anchors: [Anchor], meanIoU: Float) {
     typealias Size = (width: Float, height: Float)
