@@ -67,7 +67,7 @@ demo: build
 # seed, same data, same binary give the same weights), then exports it without optimizer state.
 model: build
 	@test -f $(DATA)/classes.txt || $(BIN)/train-detector generate --out $(DATA) --train 2000 --val 200 --seed 1
-	$(BIN)/train-detector --data $(DATA) --config models/tiny-dsc-shapes.json --epochs $(MODEL_EPOCHS) --lr $(MODEL_LR) --seed 1 --out runs/model
+	$(BIN)/train-detector --data $(DATA) --config models/tiny-dsc-shapes.json --epochs $(MODEL_EPOCHS) --lr $(MODEL_LR) --seed 1 --out runs/model --exist-ok
 	$(BIN)/train-detector export runs/model/best.safetensors --out $(MODEL)
 	$(BIN)/train-detector export runs/model/best.safetensors --out models/tiny-dsc-shapes-int8.safetensors --int8
 	$(BIN)/train-detector evaluate $(MODEL) --data $(DATA)

@@ -32,11 +32,14 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .target(name: "Detector", dependencies: ["CPNG", "COpenBLAS"], swiftSettings: optimised),
+        .target(name: "CommandSupport", dependencies: [
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "detect", dependencies: [
-            "Detector", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Detector", "CommandSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "train-detector", dependencies: [
-            "Detector", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Detector", "CommandSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "detector-bench", dependencies: [
             "Detector", .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import Detector
 import Foundation
 
@@ -20,7 +21,7 @@ struct Detect: ParsableCommand {
 
         Without --model it uses $DETECTOR_MODEL, else the shipped tiny-dsc-shapes.safetensors, looked for in this order: models/ under the working directory; $DETECTOR_SHARE (a folder of shipped files); PREFIX/share/detector of the installed binary PREFIX/bin/detect; models/ of the repository a development build (.build/...) was built in; /usr/local/share/detector, but not when $DETECTOR_SHARE is set (it replaces that machine-wide folder).
 
-        Exit status: 0 when every image was processed, 1 when an image or the model could not be read or a file could not be written (the message names the file and what was wrong; the other images are still processed), 64 for a command-line error.
+        Exit status: 0 when every image was processed, 1 when an image or the model could not be read, a file could not be written (the message names the file and what was wrong; the other images are still processed) or an option was wrong.
         """)
 
     @Argument(help: "PNG images (after `--` when a name begins with '-'); at least one.") var images: [String] = []
@@ -45,8 +46,11 @@ struct Detect: ParsableCommand {
     /// the way to pass such a name. A lone `-` is left to the image reader to report.
     static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
-        if let problem = singleDashProblem(in: arguments) { exit(withError: ValidationError(problem)) }
-        main(arguments)
+        if let problem = singleDashProblem(in: arguments) {
+            log(fullMessage(for: ValidationError(problem)))
+            Foundation.exit(ExitCode.failure.rawValue)
+        }
+        mainExitingOneOnBadInput(arguments)
     }
 
     /// The options above that take a value (the word after them is their value).
@@ -114,7 +118,7 @@ struct Detect: ParsableCommand {
                     FileHandle.standardError.write(Data("wrote \(target)\n".utf8))
                 }
             } catch {
-                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                log("error: \(error)")
                 failures += 1
             }
         }
@@ -158,7 +162,7 @@ struct Detect: ParsableCommand {
     }
 
     func fail(_ message: String) -> Never {
-        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        log("error: \(message)")
         Detect.exit(withError: ExitCode(1))
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import Detector
 import Foundation
 
@@ -25,31 +26,15 @@ struct TrainDetector: ParsableCommand {
               an inference file without optimizer state, kernels in int8
           train-detector evaluate m.safetensors
               mAP@0.5 and mAP@[.5:.95] on the validation split
+
+        A config given as models/NAME that is not under the working directory is looked up among the shipped files: $DETECTOR_SHARE (a folder of shipped files), PREFIX/share/detector of the installed binary, models/ of the repository a development build was built in, then /usr/local/share/detector (not when $DETECTOR_SHARE is set).
+
+        Exit status: 0 on success, 1 on any error (bad option values included; the message says what and where), 2 when --overfit did not learn.
         """,
         subcommands: [Train.self, Generate.self, ShowData.self, Anchors.self, Export.self, Evaluate.self],
         defaultSubcommand: Train.self)
 
-    /// ArgumentParser's own main, except that bad input (a value out of range, a malformed
-    /// number, an unknown option: its exit code 64) exits 1 like every other error of this
-    /// command, with ArgumentParser's message and usage.
-    static func main() {
-        do {
-            var command = try parseAsRoot()
-            try command.run()
-        } catch {
-            if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                Foundation.exit(ExitCode.failure.rawValue)
-            }
-            exit(withError: error)
-        }
-    }
-}
-
-/// An error of the command itself, printed as `error: MESSAGE`.
-struct CommandError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+    static func main() { mainExitingOneOnBadInput() }
 }
 
 /// The ranges of the numeric options (in their help and checked in validate()).
@@ -74,19 +59,7 @@ func check(_ value: Int?, in range: ClosedRange<Int>, _ option: String) throws {
     }
 }
 
-/// Exits non-zero with a one-line message on any error a user can cause.
-func report<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let error as ExitCode { throw error } catch let error as ValidationError {
-        throw error
-    } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode.failure
-    }
-}
-
 let stderrIsTerminal = isatty(2) == 1
-
-func log(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
 
 /// The built-in synthetic data set, generated on first use.
 let defaultDataFolder = "data/shapes"
@@ -136,7 +109,7 @@ func loadDataset(_ path: String?) throws -> Dataset {
     if path == nil { try ensureSyntheticData(folder) }
     let dataset = try Dataset.load(path: folder)
     for w in dataset.warnings.prefix(10) { log("warning: \(w)") }
-    if dataset.skippedImages > 0 { log("warning: \(dataset.skippedImages) image(s) skipped for bad labels") }
+    if dataset.skippedImages > 0 { log("warning: \(dataset.skippedImages) image(s) skipped (bad label files or image entries; the warnings above name them)") }
     return dataset
 }
 

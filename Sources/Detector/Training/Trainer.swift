@@ -33,6 +33,9 @@ public struct TrainingOptions: Sendable {
     /// Stop this run after this epoch (1-based) as if interrupted, keeping the schedule of
     /// `epochs`; `resume` continues from there exactly.
     public var stopAfterEpoch: Int? = nil
+    /// The memory a training batch may need (see `ModelConfig.checkMemory`); nil: the
+    /// machine's (`MemoryLimit.machine()`: DETECTOR_MEMORY_LIMIT, else physical memory).
+    public var memoryLimit: MemoryLimit? = nil
 
     public init() {}
 }
@@ -201,6 +204,9 @@ public final class Trainer {
         self.options = options
         self.train = train
         self.validation = validation
+        // Before anything is allocated: a config that fits one image may not fit a batch.
+        try config.checkMemory(batch: max(1, min(options.batchSize, train.count)),
+                               limit: options.memoryLimit ?? MemoryLimit.machine(), source: config.name)
         self.network = try Network(config: config, seed: options.seed)
         var settings = config.loss
         settings.warmupImages = options.warmupImages ?? min(settings.warmupImages, 2 * train.count)

@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+
+// What `detect` and `train-detector` share about reporting: one way to print an error, one
+// exit status for every error a user can cause.
+
+/// An error of a command itself (not of the library), printed as `error: MESSAGE`.
+public struct CommandError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Writes one line to standard error.
+public func log(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+
+/// Runs `body`; any error other than ArgumentParser's own (an exit code, a validation error)
+/// is printed as `error: ...` and becomes exit status 1.
+public func report<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let error as ExitCode { throw error } catch let error as ValidationError {
+        throw error
+    } catch {
+        log("error: \(error)")
+        throw ExitCode.failure
+    }
+}
+
+extension ParsableCommand {
+    /// ArgumentParser's own main, except that bad input (a value out of range, a malformed
+    /// number, an unknown option: its exit code 64) exits 1 like every other error of the
+    /// command, with ArgumentParser's message and usage. `--help` still exits 0.
+    public static func mainExitingOneOnBadInput(_ arguments: [String]? = nil) -> Never {
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            exit()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                log(fullMessage(for: error))
+                Foundation.exit(ExitCode.failure.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
+}
