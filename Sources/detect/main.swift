@@ -7,7 +7,7 @@ import Foundation
 struct Detect: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "detect",
-        abstract: "Find objects in PNG images with a trained detector.",
+        abstract: "Find objects in PNG or JPEG images with a trained detector.",
         // Written out because `images` has a default (see run()), which would print it as
         // optional; the second form is the one for names that begin with '-'.
         usage: """
@@ -24,7 +24,7 @@ struct Detect: ParsableCommand {
         Exit status: 0 when every image was processed, 1 when an image or the model could not be read, a file could not be written (the message names the file and what was wrong; the other images are still processed) or an option was wrong.
         """)
 
-    @Argument(help: "PNG images (after `--` when a name begins with '-'); at least one.") var images: [String] = []
+    @Argument(help: "PNG or JPEG images (after `--` when a name begins with '-'); at least one.") var images: [String] = []
     @Option(help: "Weights file (.safetensors with its config). Default: see the lookup above.") var model: String?
     @Option(help: "Score threshold (objectness x class probability), in [0, 1].") var conf: Float = 0.25
     @Option(help: "IoU threshold of non-maximum suppression, in [0, 1].") var iou: Float = 0.45
@@ -83,10 +83,10 @@ struct Detect: ParsableCommand {
 
     func run() throws {
         // Checked here and not in validate(): ArgumentParser reports leftover unknown options
-        // only after validate() passed, so `detect --bogus` would say "give at least one PNG
-        // image" (or, with `images` required, "Missing expected argument") instead of naming
-        // --bogus.
-        if images.isEmpty { throw ValidationError("give at least one PNG image") }
+        // only after validate() passed, so `detect --bogus` would say "give at least one PNG or
+        // JPEG image" (or, with `images` required, "Missing expected argument") instead of
+        // naming --bogus.
+        if images.isEmpty { throw ValidationError("give at least one PNG or JPEG image") }
         let environment = ProcessInfo.processInfo.environment
         let modelFromEnvironment = model == nil && !(environment["DETECTOR_MODEL"] ?? "").isEmpty
         guard let path = model ?? defaultModelPath(environment: environment) else {
@@ -102,7 +102,7 @@ struct Detect: ParsableCommand {
         var failures = 0
         for imagePath in images {
             do {
-                let image = try PNG.read(path: imagePath)
+                let image = try ImageFile.read(path: imagePath)
                 let detections = detector.detect(image, options: options)
                 if json {
                     print(detectionJSONLine(image: imagePath, width: image.width, height: image.height, detections: detections,

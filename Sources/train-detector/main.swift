@@ -319,7 +319,7 @@ struct ShowData: ParsableCommand {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             var rng = SplitMix64(seed: seed)
             for item in dataset.train.items.prefix(count) {
-                let image = try PNG.read(path: item.imagePath)
+                let image = try ImageFile.read(path: item.imagePath)
                 var (input, transform) = letterbox(image, width: config.inputWidth, height: config.inputHeight)
                 var objects = item.objects.map { LabeledObject(classIndex: $0.classIndex, box: transform.sourceNormalisedToNetworkNormalised($0.box)) }
                 if augment { (input, objects) = Detector.augment(input, objects: objects, settings: .standard, rng: &rng) }
@@ -350,7 +350,7 @@ struct Anchors: ParsableCommand {
             let dataset = try loadDataset(data)
             var sizes: [(width: Float, height: Float)] = []
             for item in dataset.train.items {
-                let header = try PNG.size(path: item.imagePath)  // header only: no pixel decode
+                let header = try ImageFile.size(path: item.imagePath)  // header only: no pixel decode
                 let t = LetterboxTransform(sourceWidth: header.width, sourceHeight: header.height,
                                            targetWidth: config.inputWidth, targetHeight: config.inputHeight)
                 for o in item.objects {

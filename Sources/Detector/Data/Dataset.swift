@@ -12,6 +12,9 @@ public struct DatasetError: Error, CustomStringConvertible, Sendable, Equatable 
         case notAFolder
         /// classes.txt, or an image in images/, that is a folder, FIFO, device or socket.
         case notARegularFile
+        /// A file in images/ that is not a readable PNG or JPEG: another extension, or a header
+        /// that `ImageFile.size` refuses (another format, bad bytes, a size beyond the limits).
+        case notAnImage
         /// A dangling or looping symbolic link.
         case brokenLink
         /// classes.txt larger than `maximumLabelFileBytes`.
@@ -48,7 +51,7 @@ public struct DatasetItem: Sendable, Equatable {
 }
 
 /// The usable images of one split, sorted by file name, and how many were skipped for bad
-/// label files or image entries that are not regular files.
+/// label files or for entries of images/ that are not readable images.
 public struct DatasetSplit: Sendable, Equatable {
     public var name: String
     public var items: [DatasetItem]
@@ -62,14 +65,17 @@ public struct DatasetSplit: Sendable, Equatable {
 /// A YOLO-format data set folder (the darknet / Ultralytics layout):
 ///
 ///     classes.txt            one class name per line (darknet's .names; blank lines ignored)
-///     train/images/*.png     train/labels/*.txt
+///     train/images/*.png     train/labels/*.txt    (or .jpg, .jpeg)
 ///     val/images/*.png       val/labels/*.txt      (optional; `valid/` is accepted too)
 ///
 /// or `images/` and `labels/` directly under the folder: one split, used for training.
-/// `images/NAME.png` (extension in any case) goes with `labels/NAME.txt`; an image without a
-/// label file, or with an empty one, has no objects. Hidden files (`.NAME`) are ignored.
-/// Images are not decoded here (the trainer reads them), but each must be a regular file;
-/// labels are all read (see `readLabels`) and validated.
+/// `images/NAME.png`, `NAME.jpg` or `NAME.jpeg` (extension in any case) goes with
+/// `labels/NAME.txt`; an image without a label file, or with an empty one, has no objects.
+/// Hidden files (`.NAME`) are ignored. Images are not decoded here (the trainer reads them),
+/// but each must be a regular file whose header `ImageFile.size` accepts (a PNG or JPEG by
+/// its content, within the size limits); every other entry of images/ (another extension,
+/// a folder, a file that is not a readable image) is skipped with a warning naming it and
+/// counted, never silently ignored. Labels are all read (see `readLabels`) and validated.
 ///
 /// Every path of the layout that exists must be of the right kind: the data set, `train/`,
 /// `val/`, `valid/`, `images/` and `labels/` folders (a `val` that is a file, or a `labels`
@@ -86,16 +92,17 @@ public struct Dataset: Sendable {
     /// folder).
     public var warnings: [String]
 
-    /// Images skipped for bad label files or image entries, over both splits.
+    /// Images skipped for bad label files or entries of images/ that are not readable images,
+    /// over both splits.
     public var skippedImages: Int { train.skippedImages + (validation?.skippedImages ?? 0) }
 
     /// Loads the folder and validates every label file.
     ///
     /// - Parameters:
     ///   - expected: when given, classes.txt must hold exactly these names in this order.
-    ///   - strict: a bad label file throws its `LabelError`, an image entry that is not a
-    ///     regular file its `DatasetError`; otherwise (the default, as in Ultralytics) the
-    ///     image is skipped, with a warning, and counted in `skippedImages`.
+    ///   - strict: a bad label file throws its `LabelError`, an entry of images/ that is not a
+    ///     readable image its `DatasetError`; otherwise (the default, as in Ultralytics) the
+    ///     entry is skipped, with a warning, and counted in `skippedImages`.
     /// - Throws: `DatasetError` for a missing folder, a layout path of the wrong kind, a
     ///   missing, unreadable or empty classes.txt, duplicate or unexpected class names, no
     ///   images, or no usable training images; `LabelError` in strict mode.
@@ -112,23 +119,37 @@ public struct Dataset: Sendable {
 
         func loadSplit(_ folder: String, name: String) throws -> DatasetSplit {
             let imagesFolder = folder + "/images", labelsFolder = folder + "/labels"
-            let files = try listFolder(imagesFolder)
-                .filter { !$0.hasPrefix(".") && $0.lowercased().hasSuffix(".png") }
-                .sorted()
+            let entries = try listFolder(imagesFolder).filter { !$0.hasPrefix(".") }.sorted()
+            let files = entries.filter { ImageFile.isImagePath($0) }
             let hasLabels = try folderExists(labelsFolder, role: "label files, labels/NAME.txt for images/NAME.png")
             if !files.isEmpty && !hasLabels {
                 warnings.append("\(labelsFolder): no such folder; the \(files.count) images of \(name) have no objects")
             }
             var items: [DatasetItem] = []
             var skipped = 0
-            for file in files {
+            var imageOfLabel: [String: String] = [:]
+            for file in entries {
                 let imagePath = imagesFolder + "/" + file
-                let labelPath = labelsFolder + "/" + String(file.dropLast(4)) + ".txt"
+                let stem = String(file[..<(file.lastIndex(of: ".") ?? file.endIndex)])
+                let labelPath = labelsFolder + "/" + stem + ".txt"
                 do {
                     if let problem = RegularFile.problem(at: imagePath) {
-                        throw DatasetError(path: imagePath, kind: errorKind(problem), reason: problem.reason(limitName: "a PNG file"))
+                        throw DatasetError(path: imagePath, kind: errorKind(problem), reason: problem.reason(limitName: "an image file"))
+                    }
+                    guard ImageFile.isImagePath(file) else {
+                        throw DatasetError(path: imagePath, kind: .notAnImage,
+                                           reason: "not an image file name (images are .\(ImageFile.extensions.joined(separator: ", .")), in any case)")
+                    }
+                    // The header only (a few bytes; a JPEG's markers up to its first scan): a
+                    // file that is not a PNG or JPEG, or too large to decode, is named now
+                    // rather than stopping the trainer when it reads the images.
+                    do { _ = try ImageFile.size(path: imagePath) } catch let error as ImageError {
+                        throw DatasetError(path: imagePath, kind: .notAnImage, reason: error.reason)
                     }
                     let objects = try readLabels(path: labelPath, classCount: classNames.count)
+                    if let other = imageOfLabel.updateValue(file, forKey: stem) {
+                        warnings.append("\(imagesFolder): \(other) and \(file) share the label file \(labelPath)")
+                    }
                     items.append(DatasetItem(imagePath: imagePath, labelPath: labelPath, objects: objects))
                 } catch {
                     if strict { throw error }
@@ -142,25 +163,25 @@ public struct Dataset: Sendable {
         let train: DatasetSplit, trainFolder: String
         let splitRole = "a split is a folder holding images/ and labels/"
         let hasTrain = try folderExists(root + "/train", role: splitRole)
-        if hasTrain, try folderExists(root + "/train/images", role: "the training images, train/images/*.png") {
+        if hasTrain, try folderExists(root + "/train/images", role: "the training images, train/images/*.png or *.jpg") {
             trainFolder = root + "/train"
             train = try loadSplit(trainFolder, name: "train")
-        } else if try folderExists(root + "/images", role: "the images, images/*.png") {
+        } else if try folderExists(root + "/images", role: "the images, images/*.png or *.jpg") {
             if hasTrain { warnings.append("\(root)/train: ignored, it has no images/ folder; the images are those of \(root)/images") }
             trainFolder = root
             train = try loadSplit(root, name: "train")
         } else {
             throw DatasetError(path: root, kind: .noImages,
-                               reason: "no images: expected train/images/ (and val/images/), or images/, with PNG files")
+                               reason: "no images: expected train/images/ (and val/images/), or images/, with PNG or JPEG files")
         }
 
         var validation: DatasetSplit? = nil
         let validationNames = try ["val", "valid"].filter { try folderExists(root + "/" + $0, role: splitRole) }
         if let val = validationNames.first {
             let folder = root + "/" + val
-            guard try folderExists(folder + "/images", role: "the validation images, \(val)/images/*.png") else {
+            guard try folderExists(folder + "/images", role: "the validation images, \(val)/images/*.png or *.jpg") else {
                 throw DatasetError(path: folder, kind: .noImages,
-                                   reason: "has no images/ folder (a validation split holds images/*.png and labels/*.txt)")
+                                   reason: "has no images/ folder (a validation split holds images/*.png or *.jpg and labels/*.txt)")
             }
             if trainFolder == root {
                 warnings.append("\(folder): ignored; with images/ directly in the data set folder there is one split (use train/ and \(val)/)")
@@ -171,7 +192,7 @@ public struct Dataset: Sendable {
         }
         guard !train.items.isEmpty else {
             let reason = train.skippedImages == 0
-                ? "no PNG images"
+                ? "no PNG or JPEG images"
                 : "no usable images: all \(train.skippedImages) skipped (first: \(warnings.first { $0.hasSuffix("(image skipped)") } ?? ""))"
             throw DatasetError(path: trainFolder + "/images", kind: .noImages, reason: reason)
         }

@@ -133,7 +133,7 @@ public func loadSamples(_ items: [DatasetItem]) throws -> [LoadedSample] {
         DispatchQueue.concurrentPerform(iterations: items.count) { k in
             out[k] = Result {
                 LoadedSample(name: URL(fileURLWithPath: items[k].imagePath).deletingPathExtension().lastPathComponent,
-                             image: try PNG.read(path: items[k].imagePath), objects: items[k].objects)
+                             image: try ImageFile.read(path: items[k].imagePath), objects: items[k].objects)
             }
         }
     }

@@ -6,14 +6,14 @@ import Detector
 /// not plain text files: each an error naming the path (or a warning naming it, with the image
 /// skipped and counted), never silently ignored.
 @Suite struct DatasetLayoutTests {
-    /// A folder from (relative path, contents) pairs; images hold placeholder bytes (the loader
-    /// does not decode them).
+    /// A folder from (relative path, contents) pairs; an image path whose contents are "x" gets
+    /// a valid 2x2 PNG (the loader reads image headers, without decoding them).
     static func folder(_ files: [(String, String)]) throws -> String {
         let root = try Fixtures.temporaryFolder("dataset").path
         for (path, contents) in files {
             let url = URL(fileURLWithPath: root + "/" + path)
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try Data(contents.utf8).write(to: url)
+            try (contents == "x" && ImageFile.isImagePath(path) ? placeholderImage : Data(contents.utf8)).write(to: url)
         }
         return root
     }
@@ -115,7 +115,7 @@ import Detector
         try SpecialFiles.link(at: labels + "/1.txt", to: "/nonexistent/1.txt")
         try SpecialFiles.fifo(at: labels + "/2.txt")
         try SpecialFiles.link(at: labels + "/3.txt", to: labels + "/3.txt")
-        try Data("x".utf8).write(to: URL(fileURLWithPath: root + "/train/images/4.png"))  // no label file: no objects
+        try placeholderImage.write(to: URL(fileURLWithPath: root + "/train/images/4.png"))  // no label file: no objects
         let dataset = try Dataset.load(path: root)
         #expect(dataset.train.items.map(\.imagePath) == [root + "/train/images/4.png"])
         #expect(dataset.train.skippedImages == 3)

@@ -3,22 +3,26 @@ import Testing
 import Detector
 
 /// Builds data set folders from a list of (relative path, contents). The loader does not decode
-/// images, so image files hold placeholder bytes.
+/// images but reads their headers, so an image path (.png, .jpg, .jpeg) whose contents are "x"
+/// gets a valid 2x2 PNG (`placeholderImage`); any other contents are written as they are.
 private func makeFolder(_ files: [(String, String)]) throws -> String {
     let root = try Fixtures.temporaryFolder("dataset").path
     for (path, contents) in files {
         let url = URL(fileURLWithPath: root + "/" + path)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(contents.utf8).write(to: url)
+        try (contents == "x" && ImageFile.isImagePath(path) ? placeholderImage : Data(contents.utf8)).write(to: url)
     }
     return root
 }
 
+/// A 2x2 black PNG: what the data set tests' image files hold.
+let placeholderImage = try! PNG.encode(Image(width: 2, height: 2))
+
 @Suite struct DatasetTests {
-    @Test func splitLayoutFindsPNGsByExtensionSortedWithTheirLabels() throws {
+    @Test func splitLayoutFindsImagesByExtensionSortedWithTheirLabels() throws {
         let root = try makeFolder([
             ("classes.txt", "circle\n\n  square \ntriangle\n"),
-            ("train/images/b.png", "x"), ("train/images/a.PNG", "x"), ("train/images/c.jpg", "x"),
+            ("train/images/b.png", "x"), ("train/images/a.PNG", "x"), ("train/images/c.jpg", "x"),  // c.jpg holds a PNG: read by content
             ("train/images/.hidden.png", "x"),
             ("train/labels/a.txt", "2 0.5 0.5 0.2 0.2\n0 0.25 0.25 0.1 0.1\n"),
             ("train/labels/c.txt", "0 0.5 0.5 0.2 0.2\n"),
@@ -27,10 +31,11 @@ private func makeFolder(_ files: [(String, String)]) throws -> String {
         let dataset = try Dataset.load(path: root)
         #expect(dataset.classNames == ["circle", "square", "triangle"])
         #expect(dataset.train.name == "train")
-        #expect(dataset.train.items.map(\.imagePath) == [root + "/train/images/a.PNG", root + "/train/images/b.png"])
-        #expect(dataset.train.items.map(\.labelPath) == [root + "/train/labels/a.txt", root + "/train/labels/b.txt"])
+        #expect(dataset.train.items.map(\.imagePath) == [root + "/train/images/a.PNG", root + "/train/images/b.png", root + "/train/images/c.jpg"])
+        #expect(dataset.train.items.map(\.labelPath) == [root + "/train/labels/a.txt", root + "/train/labels/b.txt", root + "/train/labels/c.txt"])
         #expect(dataset.train.items[0].objects.map(\.classIndex) == [2, 0])
         #expect(dataset.train.items[1].objects.isEmpty)  // no label file: no objects
+        #expect(dataset.train.items[2].objects.map(\.classIndex) == [0])
         let validation = try #require(dataset.validation)
         #expect(validation.name == "val")
         #expect(validation.items.count == 1)
@@ -115,10 +120,11 @@ private func makeFolder(_ files: [(String, String)]) throws -> String {
         #expect(try error(noImagesFolder).kind == .noImages)
         #expect(try error(noImagesFolder).path == noImagesFolder)
 
-        let onlyJPEGs = try makeFolder([("classes.txt", "a\n"), ("train/images/1.jpg", "x")])
-        let jpegError = try error(onlyJPEGs)
-        #expect(jpegError.kind == .noImages)
-        #expect(jpegError.path == onlyJPEGs + "/train/images")
+        let onlyGIFs = try makeFolder([("classes.txt", "a\n"), ("train/images/1.gif", "x")])
+        let gifError = try error(onlyGIFs)
+        #expect(gifError.kind == .noImages)
+        #expect(gifError.path == onlyGIFs + "/train/images")
+        #expect(gifError.reason.contains("all 1 skipped") && gifError.reason.contains("1.gif: not an image file name"), "\(gifError.reason)")
 
         let allBad = try makeFolder([("classes.txt", "a\n"), ("images/1.png", "x"), ("labels/1.txt", "1 0.5 0.5 0.1 0.1\n")])
         let allBadError = try error(allBad)
