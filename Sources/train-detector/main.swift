@@ -372,19 +372,40 @@ struct Anchors: ParsableCommand {
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a model file for inference: the weights and config without the optimizer state, optionally int8-quantized (about a quarter of the size).")
-    @Argument(help: "A checkpoint (e.g. runs/train-1/best.safetensors).") var checkpoint: String
+        abstract: "Write a model file for inference: the weights and config without the optimizer state, optionally int8-quantized (about a quarter of the size), or the network as ONNX.",
+        discussion: """
+        --format onnx writes an ONNX model (IR 8, opset 13) with batch norm folded: input "images" float32 [batch, 3, H, W] (RGB in [0, 1], letterboxed), output "head" float32 [batch, anchors*(5+classes), H/stride, W/stride], the raw head; the class names, anchors and config are in its metadata. README "Exporting to ONNX" describes the pre- and post-processing another runtime must do. An int8 model file exports with its kernels dequantized to float32; with --int8 the kernels are stored as int8 with a per-output-channel scale and a DequantizeLinear before each Conv (about a quarter of the size).
+        """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case safetensors, onnx }
+
+    @Argument(help: "A checkpoint or model file (e.g. runs/train-1/best.safetensors).") var checkpoint: String
     @Option(help: "Output file.") var out: String
-    @Flag(help: "Store convolution kernels as int8 with a per-output-channel scale.") var int8 = false
+    @Option(help: "Output format (default: onnx when --out ends in .onnx, else safetensors).") var format: Format?
+    @Flag(help: "Store convolution kernels as int8 with a per-output-channel scale (in ONNX: DequantizeLinear before each Conv).") var int8 = false
+
+    /// The format asked for, or the one the output's extension names.
+    var chosenFormat: Format { format ?? (out.lowercased().hasSuffix(".onnx") ? .onnx : .safetensors) }
 
     func run() throws {
         try report {
             let network = try loadNetwork(path: checkpoint)
-            try Checkpoint.save(parameters: network.parameters, configJSON: network.config.jsonString(),
-                                training: ["source": URL(fileURLWithPath: checkpoint).lastPathComponent], quantize: int8, to: out)
+            switch chosenFormat {
+            case .safetensors:
+                try Checkpoint.save(parameters: network.parameters, configJSON: network.config.jsonString(),
+                                    training: ["source": URL(fileURLWithPath: checkpoint).lastPathComponent], quantize: int8, to: out)
+            case .onnx:
+                try network.exportONNX(to: out, int8Kernels: int8)
+            }
             let size = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
-            print(String(format: "wrote %@ (%.1f KB%@, %@ parameters)", out, Double(size) / 1024, int8 ? ", int8 kernels" : "",
-                         String(network.parameterCount)))
+            let c = network.config
+            var what = int8 ? ", int8 kernels" : ""
+            if chosenFormat == .onnx {
+                what += String(format: ", ONNX opset %d, input %@ [batch, %d, %d, %d], output %@ [batch, %d, %d, %d]", ONNXExport.opsetVersion,
+                               ONNXExport.inputName, c.inputChannels, c.inputHeight, c.inputWidth, ONNXExport.outputName,
+                               c.headLayout.channels, c.gridHeight, c.gridWidth)
+            }
+            print(String(format: "wrote %@ (%.1f KB%@, %@ parameters)", out, Double(size) / 1024, what, String(network.parameterCount)))
         }
     }
 }
