@@ -31,7 +31,7 @@ struct TrainDetector: ParsableCommand {
 
         Exit status: 0 on success, 1 on any error (bad option values included; the message says what and where), 2 when --overfit did not learn.
         """,
-        subcommands: [Train.self, Generate.self, ShowData.self, Anchors.self, Export.self, Evaluate.self],
+        subcommands: [Train.self, Generate.self, ShowData.self, Anchors.self, Export.self, Evaluate.self, Import.self],
         defaultSubcommand: Train.self)
 
     static func main() { mainExitingOneOnBadInput() }
@@ -441,6 +441,154 @@ struct Evaluate: ParsableCommand {
                     print(String(format: "  %@: AP@0.5 %.3f, AP@[.5:.95] %.3f", name, result.perClassAP50[k] ?? .nan, result.perClassAP50to95[k] ?? .nan))
                 }
             }
+        }
+    }
+}
+
+// MARK: - import
+
+// `train-detector import coco|voc`: other label formats into the YOLO layout.
+
+extension ImportOptions.Split: ExpressibleByArgument {}
+extension ImportOptions.ImageLink: ExpressibleByArgument {}
+
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert COCO JSON or Pascal VOC XML annotations into a YOLO-layout data set.",
+        discussion: """
+        Examples:
+          train-detector import coco annotations.json --images images --out data/set --val-fraction 0.1
+          train-detector import coco train.json --val val.json --out data/set
+          train-detector import voc VOCdevkit/VOC2012 --out data/voc --val-fraction 0.1
+
+        The output is the YOLO layout (classes.txt, train/ and val/ with images/ and labels/), written into a temporary folder beside --out and renamed to --out when complete. Boxes partly outside their image are clipped, boxes without area dropped; the summary counts them, and names every problem by its file and annotation id (COCO) or line and object (VOC).
+
+        An Ultralytics data.yaml needs no import: --data accepts it directly (path, train, val, names, nc; labels found by replacing /images/ with /labels/).
+        """,
+        subcommands: [ImportCOCO.self, ImportVOC.self])
+}
+
+/// The options both formats share: where and how the output is written.
+struct ImportOutputOptions: ParsableArguments {
+    @Option(help: "Output folder (classes.txt, train/ and val/ with images/ and labels/).")
+    var out: String
+    @Option(help: "The split all images go to: train or val (a set needs train/ to be trained on).")
+    var split: ImportOptions.Split?
+    @Option(help: "Put this fraction of the images, a number in (0, 1), into val/ (rounded; at least one image on each side), chosen by --seed.")
+    var valFraction: Double?
+    @Option(help: "Seed of the --val-fraction choice.") var seed: UInt64 = 1
+    @Option(help: "How images get into the output: copy (the output stands alone), symlink (a link to the source's absolute path) or hard (a hard link; same file system only).")
+    var link: ImportOptions.ImageLink = .copy
+    @Flag(help: "Replace an --out that exists and is not empty (the old folder is deleted once the new one is complete).")
+    var force = false
+    @Flag(help: "Leave out the images whose annotations are invalid (each is named) instead of stopping without writing anything.")
+    var skipInvalid = false
+    @Flag(help: "Print the summary as one JSON object, every issue included (also when the import stops).")
+    var json = false
+
+    func validate() throws {
+        if let valFraction, !(valFraction.isFinite && valFraction > 0 && valFraction < 1) {
+            throw ValidationError("--val-fraction must be a number in (0, 1) (got \(valFraction))")
+        }
+        if valFraction != nil && split != nil { throw ValidationError("--split and --val-fraction exclude each other: pass one") }
+        if out.isEmpty { throw ValidationError("--out must name a folder") }
+    }
+
+    var options: ImportOptions {
+        var options = ImportOptions()
+        options.split = split ?? .train
+        options.validationFraction = valFraction
+        options.seed = seed
+        options.imageLink = link
+        options.replacing = force
+        options.skipInvalid = skipInvalid
+        return options
+    }
+
+    /// Checks --val against the split options (a second source decides the split itself).
+    func checkValidationSource(_ val: String?, images valImages: String?) throws {
+        if val != nil && (split != nil || valFraction != nil) {
+            throw ValidationError("--val gives the validation images: it excludes --split and --val-fraction")
+        }
+        if valImages != nil && val == nil { throw ValidationError("--val-images needs --val") }
+    }
+
+    /// Runs an import and prints its summary (text or JSON); when it stops, the JSON summary
+    /// still goes to stdout with --json, and the error to stderr.
+    func run(_ body: () throws -> ImportSummary) throws {
+        try report {
+            do {
+                let summary = try body()
+                if json { print(summary.jsonText) } else { summary.textLines().forEach { print($0) } }
+            } catch let error as ImportError {
+                if json, let summary = error.summary { print(summary.jsonText) }
+                throw error
+            }
+        }
+    }
+}
+
+struct ImportCOCO: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coco",
+        abstract: "Import COCO object-detection annotations (instances_*.json).",
+        discussion: """
+        Classes are the categories in ascending id order (class k is the k-th smallest id; ids need not be contiguous); OUT/categories.json records the mapping back to COCO ids. Images are found by file_name under --images; their width and height must match the file (PNG headers are read; a JPEG's size is taken from the JSON). bbox [x, y, width, height] in pixels becomes cx cy w h normalised by the image size. iscrowd boxes are left out unless --keep-crowd. Images without annotations get empty label files; missing images are named and left out.
+
+        Every problem is named by the file and annotation or image id: a file that is not JSON (line and column), a missing list, a field of the wrong type, an id given twice, an unknown image or category id, a bbox that is not 4 finite numbers or has a negative size, a size that differs from the image. Any of them stops the import (all are listed) unless --skip-invalid.
+        """)
+
+    @Argument(help: "COCO annotation file.") var annotations: String
+    @Option(help: "Folder the file_names are relative to (default: images/ beside the annotation file when there is one, else the file's own folder).")
+    var images: String?
+    @Option(help: "A second COCO file whose images all go to val/ (its categories must be the same).") var val: String?
+    @Option(help: "Folder of --val's images (default: images/ beside it, or its folder).") var valImages: String?
+    @Flag(help: "Keep iscrowd boxes (left out by default: they mark a crowd region, not one object).") var keepCrowd = false
+    @OptionGroup var output: ImportOutputOptions
+
+    func validate() throws { try output.checkValidationSource(val, images: valImages) }
+
+    func run() throws {
+        try output.run {
+            try COCOImport.importDataset(from: COCOSource(annotations: annotations, images: images),
+                                         validation: val.map { COCOSource(annotations: $0, images: valImages) },
+                                         to: output.out, keepCrowd: keepCrowd, options: output.options)
+        }
+    }
+}
+
+struct ImportVOC: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "voc",
+        abstract: "Import Pascal VOC XML annotations (one XML file per image).",
+        discussion: """
+        FOLDER is a VOC layout (Annotations/*.xml, images in JPEGImages/) or a folder of XML files (images beside them, or in --images). The image of an XML file is its <filename>, else the same name with another image extension, else the XML file's own name. <size> must match the image (PNG headers are read).
+
+        Coordinates: VOC's xmin..xmax are 1-based pixel indices, inclusive, so the box spans xmin - 1 to xmax in image coordinates (0 at the left edge, W at the right); --zero-based reads them as 0-based edges (xmin to xmax), as some tools write them. Classes are the <name>s found, sorted, unless --classes. <difficult>1</difficult> objects are left out unless --keep-difficult (as darknet and Ultralytics do).
+
+        Every problem is named by its XML file, line and object number: malformed XML, no <bndbox>, a coordinate that is not a number, xmax below xmin, a size that differs from the image. Any of them stops the import (all are listed) unless --skip-invalid.
+        """)
+
+    @Argument(help: "Folder of VOC XML files, or a VOC layout holding Annotations/.") var folder: String
+    @Option(help: "Folder of the images (default: JPEGImages/ of a VOC layout, else the XML files' folder).") var images: String?
+    @Option(help: "A second folder of XML files whose images all go to val/.") var val: String?
+    @Option(help: "Folder of --val's images.") var valImages: String?
+    @Option(help: "Class list, one name a line (as classes.txt): fixes the class order; an object of another class is an error. Default: the names found, sorted.")
+    var classes: String?
+    @Flag(help: "Keep objects marked <difficult>1</difficult> (left out by default).") var keepDifficult = false
+    @Flag(help: "Read coordinates as 0-based pixel edges (box xmin..xmax) instead of VOC's 1-based pixel indices (box xmin - 1..xmax).")
+    var zeroBased = false
+    @OptionGroup var output: ImportOutputOptions
+
+    func validate() throws { try output.checkValidationSource(val, images: valImages) }
+
+    func run() throws {
+        try output.run {
+            let names = try classes.map { try Dataset.readClassNames(path: $0) }
+            return try VOCImport.importDataset(from: VOCSource(folder: folder, images: images),
+                                               validation: val.map { VOCSource(folder: $0, images: valImages) },
+                                               to: output.out, classNames: names, keepDifficult: keepDifficult,
+                                               zeroBased: zeroBased, options: output.options)
         }
     }
 }

@@ -96,7 +96,8 @@ public struct Dataset: Sendable {
     /// over both splits.
     public var skippedImages: Int { train.skippedImages + (validation?.skippedImages ?? 0) }
 
-    /// Loads the folder and validates every label file.
+    /// Loads the folder and validates every label file. `root` may also be an Ultralytics
+    /// `data.yaml` (a path ending in .yaml or .yml): see `load(dataYAML:classNames:strict:)`.
     ///
     /// - Parameters:
     ///   - expected: when given, classes.txt must hold exactly these names in this order.
@@ -107,6 +108,8 @@ public struct Dataset: Sendable {
     ///   missing, unreadable or empty classes.txt, duplicate or unexpected class names, no
     ///   images, or no usable training images; `LabelError` in strict mode.
     public static func load(path root: String, classNames expected: [String]? = nil, strict: Bool = false) throws -> Dataset {
+        // An Ultralytics data.yaml instead of a folder: see Dataset+UltralyticsYAML.swift.
+        if isDataYAML(root) { return try load(dataYAML: root, classNames: expected, strict: strict) }
         guard try folderExists(root, role: "a data set folder holds classes.txt and train/ or images/") else {
             throw DatasetError(path: root, kind: .missingFolder, reason: "no such data set folder")
         }
