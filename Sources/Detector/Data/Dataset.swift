@@ -96,6 +96,23 @@ public struct Dataset: Sendable {
     /// over both splits.
     public var skippedImages: Int { train.skippedImages + (validation?.skippedImages ?? 0) }
 
+    /// Checks that `path` is a readable image of a data set without decoding it: a regular file
+    /// with an image name whose PNG or JPEG header reads (a few bytes; a JPEG's markers up to
+    /// its first scan), so a file that is not an image, or too large to decode, is named when
+    /// the data set is loaded rather than stopping the trainer when it reads the images.
+    static func checkImageEntry(_ path: String) throws {
+        if let problem = RegularFile.problem(at: path) {
+            throw DatasetError(path: path, kind: errorKind(problem), reason: problem.reason(limitName: "an image file"))
+        }
+        guard ImageFile.isImagePath(path) else {
+            throw DatasetError(path: path, kind: .notAnImage,
+                               reason: "not an image file name (images are .\(ImageFile.extensions.joined(separator: ", .")), in any case)")
+        }
+        do { _ = try ImageFile.size(path: path) } catch let error as ImageError {
+            throw DatasetError(path: path, kind: .notAnImage, reason: error.reason)
+        }
+    }
+
     /// Loads the folder and validates every label file. `root` may also be an Ultralytics
     /// `data.yaml` (a path ending in .yaml or .yml): see `load(dataYAML:classNames:strict:)`.
     ///
@@ -136,19 +153,7 @@ public struct Dataset: Sendable {
                 let stem = String(file[..<(file.lastIndex(of: ".") ?? file.endIndex)])
                 let labelPath = labelsFolder + "/" + stem + ".txt"
                 do {
-                    if let problem = RegularFile.problem(at: imagePath) {
-                        throw DatasetError(path: imagePath, kind: errorKind(problem), reason: problem.reason(limitName: "an image file"))
-                    }
-                    guard ImageFile.isImagePath(file) else {
-                        throw DatasetError(path: imagePath, kind: .notAnImage,
-                                           reason: "not an image file name (images are .\(ImageFile.extensions.joined(separator: ", .")), in any case)")
-                    }
-                    // The header only (a few bytes; a JPEG's markers up to its first scan): a
-                    // file that is not a PNG or JPEG, or too large to decode, is named now
-                    // rather than stopping the trainer when it reads the images.
-                    do { _ = try ImageFile.size(path: imagePath) } catch let error as ImageError {
-                        throw DatasetError(path: imagePath, kind: .notAnImage, reason: error.reason)
-                    }
+                    try checkImageEntry(imagePath)
                     let objects = try readLabels(path: labelPath, classCount: classNames.count)
                     if let other = imageOfLabel.updateValue(file, forKey: stem) {
                         warnings.append("\(imagesFolder): \(other) and \(file) share the label file \(labelPath)")
@@ -267,7 +272,7 @@ public struct Dataset: Sendable {
         return names
     }
 
-    private static func errorKind(_ problem: FileProblem) -> DatasetError.Kind {
+    static func errorKind(_ problem: FileProblem) -> DatasetError.Kind {
         switch problem {
         case .danglingLink, .linkLoop: return .brokenLink
         case .notRegular: return .notARegularFile

@@ -128,7 +128,7 @@ import Testing
     @Test func ultralyticsLayoutWithARelativePath() throws {
         let base = try DatasetLayoutTests.folder([
             ("cfg/coco8.yaml", "path: ../sets/coco8\ntrain: images/train\nval: images/val\nnames: [person]\n"),
-            ("sets/coco8/images/train/1.png", "x"), ("sets/coco8/images/train/deeper/2.png", "x"), ("sets/coco8/images/train/3.jpg", "x"),
+            ("sets/coco8/images/train/1.png", "x"), ("sets/coco8/images/train/deeper/2.png", "x"), ("sets/coco8/images/train/3.gif", "x"),
             ("sets/coco8/labels/train/1.txt", "0 0.5 0.5 0.1 0.1\n"), ("sets/coco8/labels/train/deeper/2.txt", "0 0.5 0.5 0.2 0.2\n"),
             ("sets/coco8/images/val/9.png", "x"),
         ])
@@ -139,7 +139,7 @@ import Testing
         #expect(dataset.train.items.map(\.labelPath) == [base + "/sets/coco8/labels/train/1.txt", base + "/sets/coco8/labels/train/deeper/2.txt"])
         #expect(dataset.train.items.map { $0.objects.count } == [1, 1])
         #expect(dataset.validation?.items.count == 1)
-        #expect(dataset.warnings.contains("train: 1 image files that are not PNG ignored (only PNG images are read)"))
+        #expect(dataset.warnings.contains("train: 1 image files that are not PNG or JPEG ignored (only PNG and JPEG images are read)"))
         #expect(dataset.warnings.contains { $0.hasPrefix("val: none of the 1 images has a label file (the label of \(base)/sets/coco8/images/val/9.png would be \(base)/sets/coco8/labels/val/9.txt)") })
     }
 

@@ -99,7 +99,7 @@ extension Dataset {
                 }
             }
             if otherFormats > 0 {
-                warnings.append("\(name): \(otherFormats) image files that are not PNG ignored (only PNG images are read)")
+                warnings.append("\(name): \(otherFormats) image files that are not PNG or JPEG ignored (only PNG and JPEG images are read)")
             }
             var items: [DatasetItem] = []
             var skipped = 0
@@ -107,9 +107,7 @@ extension Dataset {
             for imagePath in images {
                 let labelPath = ultralyticsLabelPath(imagePath)
                 do {
-                    if let problem = RegularFile.problem(at: imagePath) {
-                        throw DatasetError(path: imagePath, kind: datasetErrorKind(problem), reason: problem.reason(limitName: "a PNG file"))
-                    }
+                    try checkImageEntry(imagePath)
                     if RegularFile.problem(at: labelPath) != .missing { labelFiles += 1 }
                     let objects = try readLabels(path: labelPath, classCount: yaml.names.count)
                     items.append(DatasetItem(imagePath: imagePath, labelPath: labelPath, objects: objects))
@@ -136,16 +134,6 @@ extension Dataset {
         return Dataset(root: root, classNames: yaml.names, train: train, validation: validation, warnings: warnings)
     }
 
-    /// The kind of error for an image path that is not a readable file (as `load` words it).
-    private static func datasetErrorKind(_ problem: FileProblem) -> DatasetError.Kind {
-        switch problem {
-        case .danglingLink, .linkLoop: return .brokenLink
-        case .notRegular: return .notARegularFile
-        case .tooLarge: return .tooLarge
-        case .missing, .unreadable: return .unreadable
-        }
-    }
-
     /// Ultralytics' label path of an image: the last `/images/` replaced by `/labels/`, the
     /// extension by `.txt`.
     static func ultralyticsLabelPath(_ imagePath: String) -> String {
@@ -156,25 +144,25 @@ extension Dataset {
         return path + ".txt"
     }
 
-    /// The PNG files under `folder`, recursively (hidden files and folders skipped), sorted; and
+    /// The PNG and JPEG files under `folder`, recursively (hidden files and folders skipped), sorted; and
     /// how many files of other image formats were passed over.
     private static func listImages(_ folder: String) throws -> (images: [String], otherFormats: Int) {
         guard let enumerator = FileManager.default.enumerator(atPath: folder) else {
             throw DatasetError(path: folder, kind: .unreadable, reason: "cannot list the folder")
         }
         var images: [String] = [], others = 0
-        let otherExtensions: Set<String> = ["jpg", "jpeg", "bmp", "tif", "tiff", "webp", "dng", "mpo", "pfm", "heic"]
+        let otherExtensions: Set<String> = ["bmp", "gif", "tif", "tiff", "webp", "dng", "mpo", "pfm", "heic"]
         while let relative = enumerator.nextObject() as? String {
             let name = (relative as NSString).lastPathComponent
             if name.hasPrefix(".") { enumerator.skipDescendants(); continue }
             let ext = (name as NSString).pathExtension.lowercased()
-            if ext == "png" { images.append(folder + "/" + relative) } else if otherExtensions.contains(ext) { others += 1 }
+            if ImageFile.extensions.contains(ext) { images.append(folder + "/" + relative) } else if otherExtensions.contains(ext) { others += 1 }
         }
         return (images.sorted(), others)
     }
 
     /// The image paths of a .txt list, one a line (blank lines and `#` comments skipped; a
-    /// relative path is relative to the list's folder). Only PNG paths are kept.
+    /// relative path is relative to the list's folder). Only PNG and JPEG paths are kept.
     private static func imageList(_ path: String) throws -> [String] {
         let data: Data
         do { data = try RegularFile.read(path: path, limit: maximumLabelFileBytes) } catch {
@@ -186,7 +174,7 @@ extension Dataset {
         let folder = parentFolder(of: path)
         return text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
             .map { $0.trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.isEmpty && !$0.hasPrefix("#") && $0.lowercased().hasSuffix(".png") }
+            .filter { !$0.isEmpty && !$0.hasPrefix("#") && ImageFile.isImagePath($0) }
             .map { $0.hasPrefix("/") ? normalisedPath($0) : normalisedPath(folder + "/" + $0) }
     }
 

@@ -72,7 +72,6 @@ public struct ImportSummary: Sendable, Equatable, Codable {
     public var skippedImages = 0
     /// Images whose size could not be read from the file (no header reader for the format
     /// yet): the annotation's size was used.
-    public var sizesNotChecked = 0
 
     /// Boxes (COCO annotations, VOC objects) in the annotations.
     public var boxes = 0
@@ -96,7 +95,7 @@ public struct ImportSummary: Sendable, Equatable, Codable {
         case format, sources, output, classes, written, images, boxes, issues
         case imageLink = "image_link"
         case trainImages = "train_images", validationImages = "val_images", imagesWithoutBoxes = "images_without_boxes"
-        case missingImages = "missing_images", skippedImages = "skipped_images", sizesNotChecked = "sizes_not_checked"
+        case missingImages = "missing_images", skippedImages = "skipped_images"
         case boxesWritten = "boxes_written", boxesClipped = "boxes_clipped", boxesDropped = "boxes_dropped"
         case crowdSkipped = "crowd_skipped", difficultSkipped = "difficult_skipped"
         case boxesOfSkippedImages = "boxes_of_skipped_images"
@@ -116,7 +115,7 @@ public struct ImportSummary: Sendable, Equatable, Codable {
         var lines: [String] = []
         let target = written ? "wrote \(output)" : "nothing written to \(output)"
         lines.append("\(format.uppercased()) import of \(sources.joined(separator: ", ")): \(target) (\(classes.count) classes: \(classes.joined(separator: ", ")))")
-        lines.append("images: \(images) in the annotations, \(trainImages + validationImages) written (train \(trainImages), val \(validationImages)), \(imagesWithoutBoxes) without boxes, \(missingImages) missing, \(skippedImages) skipped as invalid" + (sizesNotChecked > 0 ? ", \(sizesNotChecked) sizes taken from the annotations (JPEG headers are not read yet)" : ""))
+        lines.append("images: \(images) in the annotations, \(trainImages + validationImages) written (train \(trainImages), val \(validationImages)), \(imagesWithoutBoxes) without boxes, \(missingImages) missing, \(skippedImages) skipped as invalid")
         var boxLine = "boxes: \(boxes) in the annotations, \(boxesWritten) written, \(boxesClipped) clipped to the image, \(boxesDropped) dropped (no area inside the image)"
         if format == "coco" { boxLine += ", \(crowdSkipped) crowd skipped" }
         if format == "voc" { boxLine += ", \(difficultSkipped) difficult skipped" }
@@ -371,16 +370,11 @@ func writeImportedDataset(_ source: ImportSource, to output: String, options: Im
         }
         var width = image.declaredWidth, height = image.declaredHeight
         do {
-            if let size = try imageHeaderSize(path: path) {
-                if let w = width, let h = height, (w, h) != (size.width, size.height) {
-                    fail("the annotation says \(w) x \(h) but the image \(path) is \(size.width) x \(size.height)")
-                }
-                (width, height) = (size.width, size.height)
-            } else if width == nil || height == nil {
-                fail("no image size in the annotation, and \(path) is of a format whose size cannot be read yet")
-            } else {
-                summary.sizesNotChecked += 1
+            let size = try imageHeaderSize(path: path)
+            if let w = width, let h = height, (w, h) != (size.width, size.height) {
+                fail("the annotation says \(w) x \(h) but the image \(path) is \(size.width) x \(size.height)")
             }
+            (width, height) = (size.width, size.height)
         } catch {
             fail("cannot read the image: \(error)")
         }
