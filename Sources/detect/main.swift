@@ -11,32 +11,43 @@ struct Detect: ParsableCommand {
         // Written out because `images` has a default (see run()), which would print it as
         // optional; the second form is the one for names that begin with '-'.
         usage: """
-        detect <images> ... [--model <model>] [--conf <conf>] [--iou <iou>] [--agnostic] [--max-det <max-det>] [--json] [--output <output>] [--no-render]
+        detect <images> ... [--model <model>] [--conf <conf>] [--iou <iou>] [--agnostic] [--max-det <max-det>] [--json] [--output <output>] [--no-render] [--save-txt] [--save-conf] [--coco <coco>] [--data <data>] [--batch-size <batch-size>]
         detect [<options>] -- <images> ...
         """,
         discussion: """
-        Prints one line per detection, `class score x1 y1 x2 y2` in the image's pixels (or one JSON object per image with --json), and writes the image with its boxes drawn to NAME.detections.png beside the input (or to --output). With several images, each image's lines follow a line `# PATH (WxH): N detections`. A class or file name that could be mistaken for another line (one holding a newline or another control character, empty, or starting with `"` or `#`) is printed as a JSON string literal, e.g. "a\\nb.png"; other names are printed as they are.
+        Each source is an image file, a folder (every .png, .jpg and .jpeg file below it, any case, hidden files and folders and NAME.detections.png skipped), a quoted glob ("dir/*.png", "data/**/*.png": ** is any number of folders) or @LIST, a text file naming one source per line (relative to the working directory; blank lines and # comments skipped). Images are processed in that order, each folder and glob sorted by path, a file reached twice once.
+
+        Prints one line per detection, `class score x1 y1 x2 y2` in the image's pixels (or one JSON object per image with --json), and writes the image with its boxes drawn to NAME.detections.png beside the input. With --output DIR, the inputs' folders are mirrored under DIR (a/x.png and b/x.png go to DIR/a/x.detections.png and DIR/b/x.detections.png); for a single image file --output may name the file itself. Except for a single image file, each image's lines follow a line `# PATH (WxH): N detections`. A class or file name that could be mistaken for another line (one holding a newline or another control character, empty, or starting with `"` or `#`) is printed as a JSON string literal, e.g. "a\\nb.png"; other names are printed as they are.
+
+        --save-txt writes YOLO labels, `class cx cy w h` normalised to the image (--save-conf adds the score), to NAME.txt beside the image, or to DIR/labels/... mirrored like the images with --output DIR. --coco FILE writes the detections as COCO results, [{"image_id", "category_id", "bbox": [x, y, w, h], "score"}], and FILE.images.json with each id's file, width and height; ids are the image's position among the inputs (from 0) and the class index, or with --data DIR those of the data set (its image file numbers or positions, and the ids of DIR/categories.json when present).
 
         A file whose name begins with `-` goes after `--`, which ends the options: detect -- -leading-dash.png
 
         Without --model it uses $DETECTOR_MODEL, else the shipped tiny-dsc-shapes.safetensors, looked for in this order: models/ under the working directory; $DETECTOR_SHARE (a folder of shipped files); PREFIX/share/detector of the installed binary PREFIX/bin/detect; models/ of the repository a development build (.build/...) was built in; /usr/local/share/detector, but not when $DETECTOR_SHARE is set (it replaces that machine-wide folder).
 
-        Exit status: 0 when every image was processed, 1 when an image or the model could not be read, a file could not be written (the message names the file and what was wrong; the other images are still processed) or an option was wrong.
+        Exit status: 0 when every image was processed, 1 when an image, a source (a glob matching nothing, a folder without images, a list) or the model could not be read, a file could not be written (the message names the file and what was wrong; the other images are still processed) or an option was wrong.
         """)
 
-    @Argument(help: "PNG or JPEG images (after `--` when a name begins with '-'); at least one.") var images: [String] = []
+    @Argument(help: "Images, folders, quoted globs or @LIST files (after `--` when a name begins with '-'); at least one.") var images: [String] = []
     @Option(help: "Weights file (.safetensors with its config). Default: see the lookup above.") var model: String?
     @Option(help: "Score threshold (objectness x class probability), in [0, 1].") var conf: Float = 0.25
     @Option(help: "IoU threshold of non-maximum suppression, in [0, 1].") var iou: Float = 0.45
     @Flag(help: "Suppress overlapping boxes across classes, not only within a class.") var agnostic = false
     @Option(help: "At most this many detections per image, in [\(Self.maxDetRange.lowerBound), \(Self.maxDetRange.upperBound)].") var maxDet = 100
     @Flag(help: "One JSON object per image per line on stdout.") var json = false
-    @Option(help: "Where to write the annotated PNG: a file for one image, a folder for several (created when missing).") var output: String?
+    @Option(help: "Where to write the outputs: a folder (created when missing) under which the inputs' folders are mirrored, or for a single image file the annotated PNG itself.") var output: String?
     @Flag(help: "Do not write annotated PNGs.") var noRender = false
+    @Flag(help: "Write each image's detections as YOLO labels, NAME.txt beside the image (under DIR/labels/ with --output DIR).") var saveTxt = false
+    @Flag(help: "With --save-txt, add each detection's score as a sixth field.") var saveConf = false
+    @Option(help: "Write the detections as a COCO results JSON file (and FILE.images.json, the images of its ids).") var coco: String?
+    @Option(help: "With --coco, the data set folder whose image ids and category ids (categories.json) to use.") var data: String?
+    @Option(help: "Images per forward pass, in [\(Self.batchSizeRange.lowerBound), \(Self.batchSizeRange.upperBound)] (memory grows with it; the detections do not change).") var batchSize = 8
 
     /// A bound far above any real image's objects (the head of the shipped model has 320
     /// boxes) that still catches a typo such as an extra digit run.
     static let maxDetRange = 1...100_000
+    /// A batch holds this many decoded images at once (a 100-megapixel image is 300 MB).
+    static let batchSizeRange = 1...256
 
     /// ArgumentParser reads a word such as `-leading-dash.png` as a cluster of short flags
     /// (-l -e -a ...) and, because the cluster holds `h`, prints the help and exits 0 instead
@@ -54,7 +65,7 @@ struct Detect: ParsableCommand {
     }
 
     /// The options above that take a value (the word after them is their value).
-    static let valueOptions: Set = ["--model", "--conf", "--iou", "--max-det", "--output"]
+    static let valueOptions: Set = ["--model", "--conf", "--iou", "--max-det", "--output", "--coco", "--data", "--batch-size"]
 
     /// The message for the first word before `--` that starts with a single '-' and is not
     /// `-h` or a lone `-`, or nil when there is none.
@@ -77,16 +88,39 @@ struct Detect: ParsableCommand {
         if !Self.maxDetRange.contains(maxDet) {
             throw ValidationError("--max-det must be in [\(Self.maxDetRange.lowerBound), \(Self.maxDetRange.upperBound)], got \(maxDet)")
         }
+        if !Self.batchSizeRange.contains(batchSize) {
+            throw ValidationError("--batch-size must be in [\(Self.batchSizeRange.lowerBound), \(Self.batchSizeRange.upperBound)], got \(batchSize)")
+        }
         if model?.isEmpty == true { throw ValidationError("--model is empty") }
         if output?.isEmpty == true { throw ValidationError("--output is empty") }
+        if coco?.isEmpty == true { throw ValidationError("--coco is empty") }
+        if data?.isEmpty == true { throw ValidationError("--data is empty") }
+        if saveConf && !saveTxt { throw ValidationError("--save-conf adds the score to --save-txt's label lines; give --save-txt too") }
+        if data != nil && coco == nil { throw ValidationError("--data gives the ids of --coco's results; give --coco FILE too") }
     }
+
+    /// The one place an image is read (PNG or JPEG, by its first bytes).
+    static func readImage(_ path: String) throws -> Image { try ImageFile.read(path: path) }
 
     func run() throws {
         // Checked here and not in validate(): ArgumentParser reports leftover unknown options
-        // only after validate() passed, so `detect --bogus` would say "give at least one PNG or
-        // JPEG image" (or, with `images` required, "Missing expected argument") instead of
-        // naming --bogus.
-        if images.isEmpty { throw ValidationError("give at least one PNG or JPEG image") }
+        // only after validate() passed, so `detect --bogus` would say "give at least one
+        // image" (or, with `images` required, "Missing expected argument") instead of naming
+        // --bogus.
+        if images.isEmpty { throw ValidationError("give at least one image, folder, glob or @list") }
+        // The output folder is not searched: a second run must not detect on the first's pictures.
+        let sources = ImageSources.expand(images, excludedFolders: output.map { [$0] } ?? [])
+        for error in sources.errors { log("error: \(error)") }
+        if sources.images.isEmpty { fail("no images to process") }
+        if let coco, isFolder(coco) {
+            fail("--coco \(coco): is a folder; give the name of the results file")
+        }
+        let plan: OutputPlan
+        do {
+            let others = coco.map { [(path: $0, role: "the COCO results (--coco)"), (path: COCOResults.imagesPath(for: $0), role: "the COCO images file (--coco)")] } ?? []
+            plan = try OutputPlan(sources: sources, output: output, render: !noRender, saveLabels: saveTxt, otherOutputs: others)
+        } catch { fail("\(error)") }
+
         let environment = ProcessInfo.processInfo.environment
         let modelFromEnvironment = model == nil && !(environment["DETECTOR_MODEL"] ?? "").isEmpty
         guard let path = model ?? defaultModelPath(environment: environment) else {
@@ -97,72 +131,129 @@ struct Detect: ParsableCommand {
         do { detector = try ObjectDetector(modelPath: path) } catch {
             fail("cannot load the model\(modelFromEnvironment ? " (from $DETECTOR_MODEL)" : ""): \(error)")
         }
-        let targets = noRender ? [:] : renderTargets()
-        let options = NMSOptions(scoreThreshold: conf, iouThreshold: iou, classAgnostic: agnostic, maximumDetections: maxDet)
-        var failures = 0
-        for imagePath in images {
+        var results: COCOResults? = nil
+        var imageIDs: [Int] = []
+        if coco != nil {
+            let identifiers: COCOIdentifiers
             do {
-                let image = try ImageFile.read(path: imagePath)
-                let detections = detector.detect(image, options: options)
+                identifiers = try data.map { try COCOIdentifiers.load(dataset: $0, classNames: detector.classNames) }
+                    ?? .plain(classCount: detector.classNames.count)
+            } catch { fail("--data: \(error)") }
+            do { imageIDs = try identifiers.imageIDs(for: sources.images, dataset: data ?? "") } catch { fail("\(error)") }
+            results = COCOResults(identifiers: identifiers)
+        }
+        do { try plan.createOutputFolder() } catch { fail("\(error)") }
+
+        let options = NMSOptions(scoreThreshold: conf, iouThreshold: iou, classAgnostic: agnostic, maximumDetections: maxDet)
+        let status = StatusLine(enabled: isatty(STDERR_FILENO) != 0 && sources.images.count > 1)
+        let started = Date()
+        var failures = sources.errors.count
+        var labelFiles = 0
+        // A batch at a time: the network sees several images per forward pass, and no more
+        // than a batch of decoded images is held.
+        for start in stride(from: 0, to: sources.images.count, by: batchSize) {
+            let batch = start..<min(start + batchSize, sources.images.count)
+            var loaded: [(index: Int, image: Image)] = []
+            for k in batch {
+                do { loaded.append((k, try Self.readImage(sources.images[k].path))) } catch {
+                    status.log("error: \(error)")
+                    failures += 1
+                }
+            }
+            let detections = detector.detect(loaded.map(\.image), options: options)
+            for ((k, image), detections) in zip(loaded, detections) {
+                let input = sources.images[k], targets = plan.targets[k]
                 if json {
-                    print(detectionJSONLine(image: imagePath, width: image.width, height: image.height, detections: detections,
+                    print(detectionJSONLine(image: input.path, width: image.width, height: image.height, detections: detections,
                                             classNames: detector.classNames))
                 } else {
-                    if images.count > 1 {
-                        print(detectionTextHeader(image: imagePath, width: image.width, height: image.height, count: detections.count))
+                    if !sources.isSingleFile {
+                        print(detectionTextHeader(image: input.path, width: image.width, height: image.height, count: detections.count))
                     }
                     for line in detectionTextLines(detections, classNames: detector.classNames) { print(line) }
                 }
-                if let target = targets[imagePath] {
-                    try PNG.write(renderDetections(on: image, detections: detections, classNames: detector.classNames, minimumSide: 512), to: target)
-                    FileHandle.standardError.write(Data("wrote \(target)\n".utf8))
+                if coco != nil {
+                    results?.add(imageID: imageIDs[k], path: input.path, width: image.width, height: image.height, detections: detections)
                 }
+                do {
+                    if let target = targets.labels {
+                        let text = yoloLabelText(detections, width: image.width, height: image.height, includeScore: saveConf)
+                        try writeAtomically(Data(text.utf8), to: target)
+                        labelFiles += 1
+                    }
+                    if let target = targets.annotated {
+                        try PNG.write(renderDetections(on: image, detections: detections, classNames: detector.classNames, minimumSide: 512), to: target)
+                        status.log("wrote \(target)")
+                    }
+                } catch {
+                    status.log("error: \(error)")
+                    failures += 1
+                }
+            }
+            status.show(progressText(done: batch.upperBound, total: sources.images.count, elapsedSeconds: Date().timeIntervalSince(started)))
+        }
+        status.finish()
+        if saveTxt && labelFiles > 0 {
+            let place = plan.outputFolder.map { "under \($0)/labels" } ?? (sources.isSingleFile ? "to \(plan.targets[0].labels ?? "")" : "beside the images")
+            log("wrote \(labelFiles) label file\(labelFiles == 1 ? "" : "s") \(place)")
+        }
+        if let results, let coco {
+            do {
+                try results.write(to: coco)
+                log("wrote \(coco) (\(results.results.count) detections of \(results.images.count) images) and \(COCOResults.imagesPath(for: coco))")
             } catch {
                 log("error: \(error)")
                 failures += 1
             }
         }
-        if failures > 0 { throw ExitCode(1) }
-    }
-
-    /// Where each image's annotated copy goes, checked before any image is read: a missing
-    /// output folder is created, and two inputs that would write the same file (a/x.png and
-    /// b/x.png into one folder), or an output that is an input, are refused rather than
-    /// silently overwritten.
-    func renderTargets() -> [String: String] {
-        var isFolder: ObjCBool = false
-        let outputExists = output.map { FileManager.default.fileExists(atPath: $0, isDirectory: &isFolder) } ?? false
-        let outputIsFolder = images.count > 1 || (outputExists && isFolder.boolValue)
-        if let output, images.count > 1 {
-            if outputExists && !isFolder.boolValue { fail("--output \(output): is a file; with several images it must be a folder") }
-            if !outputExists {
-                do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
-                    fail("--output \(output): cannot create the folder: \(error.localizedDescription)")
-                }
+        if failures > 0 {
+            if sources.images.count > 1 {
+                log("error: \(failures) problem\(failures == 1 ? "" : "s") (see above); the other images were processed")
             }
+            throw ExitCode(1)
         }
-        var targets: [String: String] = [:]
-        var sources: [String: String] = [:]   // standardized target → the image writing it
-        let inputs = Set(images.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
-        for imagePath in images where targets[imagePath] == nil {
-            let stem = URL(fileURLWithPath: imagePath).deletingPathExtension()
-            let target: String
-            if let output {
-                target = outputIsFolder ? output + "/" + stem.lastPathComponent + ".detections.png" : output
-            } else {
-                target = stem.path + ".detections.png"
-            }
-            let key = URL(fileURLWithPath: target).standardizedFileURL.path
-            if inputs.contains(key) { fail("\(target): is one of the input images; the annotated copy would overwrite it") }
-            if let other = sources[key] { fail("\(other) and \(imagePath) would both be written to \(target); give them separate runs or leave out --output") }
-            sources[key] = imagePath
-            targets[imagePath] = target
-        }
-        return targets
     }
 
     func fail(_ message: String) -> Never {
         log("error: \(message)")
         Detect.exit(withError: ExitCode(1))
     }
+}
+
+/// What detect writes to standard error while a progress line is shown on a terminal: each
+/// message first clears the line (carriage return, erase to the end), the progress is drawn
+/// again after the next batch, and the last one is left standing.
+final class StatusLine {
+    let enabled: Bool
+    private var shown = false
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func log(_ text: String) {
+        clear()
+        CommandSupport.log(text)
+    }
+
+    func show(_ text: String) {
+        guard enabled else { return }
+        clear()
+        FileHandle.standardError.write(Data(text.utf8))
+        shown = true
+    }
+
+    func finish() {
+        if shown { FileHandle.standardError.write(Data("\n".utf8)) }
+        shown = false
+    }
+
+    private func clear() {
+        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        shown = false
+    }
+}
+
+/// Whether the path leads (through links) to a folder.
+private func isFolder(_ path: String) -> Bool {
+    var isFolder: ObjCBool = false
+    return FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) && isFolder.boolValue
 }

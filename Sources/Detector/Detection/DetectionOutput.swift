@@ -104,3 +104,49 @@ func decimal(_ value: Float, _ places: Int) -> String {
 func jsonNumber(_ value: Float, _ places: Int) -> String {
     value.isFinite ? decimal(value, places) : "null"
 }
+
+// MARK: - Label files and COCO results
+
+/// The YOLO label file of an image's detections (darknet / Ultralytics format, what
+/// `parseLabels` reads): one line per detection, `class cx cy w h`, the centre and size
+/// normalised by the image's `width` and `height` with 6 decimals, as `formatLabels` writes
+/// them; with `includeScore` a sixth field, the score with 4 decimals (Ultralytics'
+/// `save_conf`; such a file is for filtering, `parseLabels` reads five fields). Each line
+/// ends with a newline; no detections give an empty file. A box that is narrower or lower
+/// than half a millionth of the image (clipped to nothing at an edge) is left out: it would
+/// print a size of 0, which no label reader accepts.
+public func yoloLabelText(_ detections: [Detection], width: Int, height: Int, includeScore: Bool) -> String {
+    let w = Float(width), h = Float(height)
+    var text = ""
+    for d in detections {
+        let box = d.box.scaled(x: 1 / w, y: 1 / h).clamped(width: 1, height: 1)
+        guard box.width >= 5e-7 && box.height >= 5e-7 else { continue }
+        text += String(format: "%d %.6f %.6f %.6f %.6f", d.classIndex, box.centerX, box.centerY, box.width, box.height)
+        if includeScore { text += " " + decimal(d.score, 4) }
+        text += "\n"
+    }
+    return text
+}
+
+/// One object of a COCO results file (what pycocotools' `loadRes` reads), keys in this order:
+///
+///     {"image_id": I, "category_id": C, "bbox": [x, y, w, h], "score": S}
+///
+/// the box's top-left corner and size in the original image's pixels (COCO's `[x, y, width,
+/// height]`, from `x1 y1 x2 y2`) with 3 decimals and the score with 5, as Ultralytics rounds
+/// them.
+public func cocoResultObject(imageID: Int, categoryID: Int, detection d: Detection) -> String {
+    "{\"image_id\": \(imageID), \"category_id\": \(categoryID), \"bbox\": [\(jsonNumber(d.box.x1, 3)), \(jsonNumber(d.box.y1, 3)), "
+        + "\(jsonNumber(d.box.width, 3)), \(jsonNumber(d.box.height, 3))], \"score\": \(jsonNumber(d.score, 5))}"
+}
+
+/// One entry of the images file beside the COCO results (`FILE.images.json`), in the form of
+/// a COCO annotation file's `images`: `{"id": I, "file_name": PATH, "width": W, "height": H}`.
+public func cocoImageObject(id: Int, path: String, width: Int, height: Int) -> String {
+    "{\"id\": \(id), \"file_name\": \(jsonString(path)), \"width\": \(width), \"height\": \(height)}"
+}
+
+/// A JSON array of already-written objects, one per line: `[\n{...},\n{...}\n]\n`, or `[]\n`.
+public func jsonArrayLines(_ objects: [String]) -> String {
+    objects.isEmpty ? "[]\n" : "[\n" + objects.joined(separator: ",\n") + "\n]\n"
+}

@@ -54,7 +54,7 @@ import Detector
     @Test func helpTextsSayPNGOrJPEG() throws {
         let r = try runCommand("detect", ["--help"])
         let help = r.out.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        #expect(help.contains("Find objects in PNG or JPEG images") && help.contains("PNG or JPEG images (after"), "\(help)")
+        #expect(help.contains("Find objects in PNG or JPEG images") && help.contains("every .png, .jpg and .jpeg file below it"), "\(help)")
     }
 
     /// Training, evaluation, show-data and anchors on the JPEG set.
