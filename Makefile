@@ -37,7 +37,8 @@ test: deps
 	$(SWIFT) test
 
 # Just the loss unit tests: assignment, targets, each component's value and gradient, and the
-# PyTorch reference case.
+# PyTorch reference cases; darknet's semantics and the training-recipe options (multi-anchor
+# assignment, cross-entropy objectness: RegionLossRecipeTests).
 test-loss: deps
 	$(SWIFT) test --filter RegionLoss
 

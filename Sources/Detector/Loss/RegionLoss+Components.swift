@@ -11,7 +11,11 @@ public struct LossTerm: Sendable {
 /// `accumulate…` function that adds `scale · ∂L/∂t` into a gradient buffer and returns the
 /// value L (what a batch uses, without a buffer per component), and a public `…Term` function
 /// that returns the value and the gradient on their own (what the tests check one by one).
-/// `values` is one image's head output in `HeadLayout` order.
+/// `values` is one image's head output in `HeadLayout` order. The objectness and no-object
+/// components have two forms, chosen by `settings.objectnessLoss`: darknet's squared error
+/// (`objectnessTerm`, `noObjectTerm`) and the cross-entropy (`objectnessCrossEntropyTerm`,
+/// `noObjectCrossEntropyTerm`); `objectnessComponentTerm` and `noObjectComponentTerm` give the
+/// one the settings choose.
 extension RegionLoss {
     private func term(_ body: (UnsafeMutableBufferPointer<Float>) -> Float) -> LossTerm {
         var gradient = [Float](repeating: 0, count: layout.valuesPerImage)
@@ -120,6 +124,68 @@ extension RegionLoss {
             let s = LossMath.sigmoid(values[o])
             loss += 0.5 * settings.noObjectScale * s * s
             gradient[o] += scale * settings.noObjectScale * s * s * (1 - s)
+        }
+        return loss
+    }
+
+    /// The objectness component the settings choose (`objectnessTerm` or `objectnessCrossEntropyTerm`).
+    public func objectnessComponentTerm(_ values: UnsafeBufferPointer<Float>, assignments: [Assignment], targets: [Float]) -> LossTerm {
+        switch settings.objectnessLoss {
+        case .squaredError: return objectnessTerm(values, assignments: assignments, targets: targets)
+        case .crossEntropy: return objectnessCrossEntropyTerm(values, assignments: assignments, targets: targets)
+        }
+    }
+
+    /// The no-object component the settings choose (`noObjectTerm` or `noObjectCrossEntropyTerm`).
+    public func noObjectComponentTerm(_ values: UnsafeBufferPointer<Float>, skip: [Bool]) -> LossTerm {
+        switch settings.objectnessLoss {
+        case .squaredError: return noObjectTerm(values, skip: skip)
+        case .crossEntropy: return noObjectCrossEntropyTerm(values, skip: skip)
+        }
+    }
+
+    // MARK: Objectness and no object as cross-entropy (objectnessLoss = .crossEntropy)
+
+    /// L_obj = λ_obj Σ BCE(σ(t_o), target) = λ_obj Σ [softplus(t_o) − target · t_o] over the
+    /// assignments (the targets as for `objectnessTerm`: IoU* or 1, constants);
+    /// ∂/∂t_o = λ_obj (σ(t_o) − target). The YOLOv3+ objectness loss. Unlike the squared error
+    /// on σ, whose gradient λ (σ − target) σ(1 − σ) vanishes when σ saturates, a responsible
+    /// anchor whose objectness the no-object term has pushed to σ ≈ 0 still gets a pull of
+    /// about λ_obj · target. Its minimum over t_o is the entropy of the target, not 0 (0 only
+    /// for the targets 0 and 1), as PyTorch's `binary_cross_entropy_with_logits` reports it.
+    public func objectnessCrossEntropyTerm(_ values: UnsafeBufferPointer<Float>, assignments: [Assignment], targets: [Float]) -> LossTerm {
+        term { accumulateObjectnessCrossEntropy(values, assignments: assignments, targets: targets, into: $0, scale: 1) }
+    }
+
+    func accumulateObjectnessCrossEntropy(_ values: UnsafeBufferPointer<Float>, assignments: [Assignment], targets: [Float],
+                                          into gradient: UnsafeMutableBufferPointer<Float>, scale: Float) -> Float {
+        precondition(targets.count == assignments.count, "\(targets.count) objectness targets for \(assignments.count) assignments")
+        var loss: Float = 0
+        for (a, target) in zip(assignments, targets) {
+            let o = layout.offset(column: a.column, row: a.row, anchor: a.anchor) + 4
+            let z = values[o]
+            loss += settings.objectScale * (LossMath.softplus(z) - target * z)
+            gradient[o] += scale * settings.objectScale * (LossMath.sigmoid(z) - target)
+        }
+        return loss
+    }
+
+    /// L_noobj = λ_noobj Σ BCE(σ(t_o), 0) = λ_noobj Σ softplus(t_o) = λ_noobj Σ −ln(1 − σ(t_o))
+    /// over the anchors not skipped (the mask of `noObjectMask`); ∂/∂t_o = λ_noobj σ(t_o).
+    public func noObjectCrossEntropyTerm(_ values: UnsafeBufferPointer<Float>, skip: [Bool]) -> LossTerm {
+        term { accumulateNoObjectCrossEntropy(values, skip: skip, into: $0, scale: 1) }
+    }
+
+    func accumulateNoObjectCrossEntropy(_ values: UnsafeBufferPointer<Float>, skip: [Bool],
+                                        into gradient: UnsafeMutableBufferPointer<Float>, scale: Float) -> Float {
+        precondition(skip.count == anchorsPerImage, "a mask of \(skip.count) for \(anchorsPerImage) anchors")
+        var loss: Float = 0
+        let stride = layout.valuesPerAnchor
+        for k in skip.indices where !skip[k] {
+            let o = k * stride + 4
+            let z = values[o]
+            loss += settings.noObjectScale * LossMath.softplus(z)
+            gradient[o] += scale * settings.noObjectScale * LossMath.sigmoid(z)
         }
         return loss
     }

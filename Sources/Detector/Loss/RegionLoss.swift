@@ -39,8 +39,9 @@ public struct LossStatistics: Hashable, Sendable, Codable {
     public var averageAnyObjectness: Float = 0
     /// Mean probability given to the right class on responsible anchors ("Class").
     public var averageClassProbability: Float = 0
-    /// Ground-truth boxes assigned (after replacement on shared anchors; darknet counts the
-    /// replaced ones too).
+    /// Responsible anchors: ground-truth boxes assigned (after replacement on shared anchors;
+    /// darknet counts the replaced ones too), or, with `.multi` assignment, one per responsible
+    /// anchor (a box with two anchors counts twice; the other statistics are per anchor too).
     public var count: Int = 0
     public init() {}
 }
@@ -66,13 +67,19 @@ public struct RegionLossResult: Sendable {
 ///   the last column), and to the anchor whose shape has the best IoU with the box's shape, both
 ///   centred at the origin (the first such anchor on ties, as darknet's `bias_match`). A later
 ///   box of the label list on the same cell and anchor replaces the earlier one: darknet
-///   assigns (not adds) the deltas of that anchor, so the last box wins there too.
+///   assigns (not adds) the deltas of that anchor, so the last box wins there too. With
+///   `assignment` `.multi`, every other anchor of the cell whose shape IoU with the box is above
+///   `multiAnchorThreshold` is responsible for it as well (`responsibleAnchors`); each
+///   responsible anchor has the coordinate, objectness and class terms below, with the targets
+///   of its own prior.
 /// - L_coord = ½ λ_coord (2 − wh) [(σ(t_x) − (xW − i))² + (σ(t_y) − (yH − j))²
 ///   + (t_w − ln(wW/p_w))² + (t_h − ln(hH/p_h))²] over responsible anchors. The (2 − wh) factor
 ///   (between 1 and 2) weighs small boxes up.
 /// - L_obj = ½ λ_obj (σ(t_o) − IoU*)² over responsible anchors; IoU* is the IoU of the decoded
 ///   prediction with its box, a constant (no gradient flows into t_x…t_h through it); with
-///   `rescore` off the target is 1.
+///   `rescore` off the target is 1. With `objectnessLoss` `.crossEntropy` this term and the
+///   no-object term are binary cross-entropies on the logit instead (see
+///   `objectnessCrossEntropyTerm`).
 /// - L_noobj = ½ λ_noobj σ(t_o)² over every non-responsible anchor whose decoded box has best
 ///   IoU with all boxes of the image at most the ignore threshold: IoU > threshold is ignored,
 ///   IoU = threshold still counts (darknet: `if (best_iou > l.thresh) delta = 0`). The mask is a
@@ -152,9 +159,38 @@ public struct RegionLoss: Sendable {
         return best
     }
 
-    /// Responsible anchors for one image's boxes, in label order of the surviving boxes; a later
-    /// box on the same cell and anchor replaces the earlier one (it takes the earlier one's
-    /// place at the end of the list). Unusable boxes are skipped.
+    /// IoU of a box of size (w, h) (normalised) with anchor `anchor`'s shape, both centred at the
+    /// origin: min(wW, p_w)·min(hH, p_h) / (wW·hH + p_w p_h − intersection) (the quantity
+    /// `bestAnchor` maximises).
+    public func anchorShapeIoU(width: Float, height: Float, anchor: Int) -> Float {
+        let w = width * Float(layout.gridWidth), h = height * Float(layout.gridHeight)
+        let a = layout.anchors[anchor]
+        let inter = min(w, a.width) * min(h, a.height)
+        return inter / (w * h + a.width * a.height - inter)
+    }
+
+    /// The anchors responsible for a box of size (w, h) (normalised), best first:
+    /// - `.best` (darknet): [`bestAnchor`];
+    /// - `.multi` (YOLOv3+): the best anchor, then, in anchor order, every other anchor whose
+    ///   shape IoU with the box (`anchorShapeIoU`) is above `settings.multiAnchorThreshold`
+    ///   (strictly: IoU equal to the threshold is not enough). The best anchor is always in,
+    ///   even when its own IoU is below the threshold, so no usable box goes unassigned.
+    public func responsibleAnchors(width: Float, height: Float) -> [Int] {
+        let best = bestAnchor(width: width, height: height)
+        guard settings.assignment == .multi else { return [best] }
+        var anchors = [best]
+        for k in layout.anchors.indices where k != best
+            && anchorShapeIoU(width: width, height: height, anchor: k) > settings.multiAnchorThreshold {
+            anchors.append(k)
+        }
+        return anchors
+    }
+
+    /// Responsible anchors for one image's boxes, in label order of the surviving boxes (and,
+    /// for one box, in the order of `responsibleAnchors`); a later assignment on the same cell
+    /// and anchor replaces the earlier one (it takes the earlier one's place at the end of the
+    /// list), whichever box it came from and whether or not it was that box's best anchor:
+    /// darknet overwrites deltas the same way. Unusable boxes are skipped.
     public func assignments(for objects: [LabeledObject]) -> [Assignment] {
         var result: [Assignment] = []
         for object in objects where isUsable(object) {
@@ -163,9 +199,10 @@ public struct RegionLoss: Sendable {
             let y = (object.box.centerY * Float(layout.gridHeight)).rounded(.down)
             let column = Int(min(max(x, 0), Float(layout.gridWidth - 1)))
             let row = Int(min(max(y, 0), Float(layout.gridHeight - 1)))
-            let anchor = bestAnchor(width: object.box.width, height: object.box.height)
-            result.removeAll { $0.column == column && $0.row == row && $0.anchor == anchor }
-            result.append(Assignment(column: column, row: row, anchor: anchor, object: object))
+            for anchor in responsibleAnchors(width: object.box.width, height: object.box.height) {
+                result.removeAll { $0.column == column && $0.row == row && $0.anchor == anchor }
+                result.append(Assignment(column: column, row: row, anchor: anchor, object: object))
+            }
         }
         return result
     }
@@ -201,9 +238,16 @@ public struct RegionLoss: Sendable {
 
         var components = LossComponents()
         components.coordinates = accumulateCoordinates(values, assignments: assigned, into: gradient, scale: gradientScale)
-        components.objectness = accumulateObjectness(values, assignments: assigned, targets: targets,
-                                                     into: gradient, scale: gradientScale)
-        components.noObject = accumulateNoObject(values, skip: skip, into: gradient, scale: gradientScale)
+        switch settings.objectnessLoss {
+        case .squaredError:
+            components.objectness = accumulateObjectness(values, assignments: assigned, targets: targets,
+                                                         into: gradient, scale: gradientScale)
+            components.noObject = accumulateNoObject(values, skip: skip, into: gradient, scale: gradientScale)
+        case .crossEntropy:
+            components.objectness = accumulateObjectnessCrossEntropy(values, assignments: assigned, targets: targets,
+                                                                     into: gradient, scale: gradientScale)
+            components.noObject = accumulateNoObjectCrossEntropy(values, skip: skip, into: gradient, scale: gradientScale)
+        }
         components.classification = accumulateClasses(values, assignments: assigned, into: gradient, scale: gradientScale)
         components.prior = accumulatePrior(values, imagesSeen: imagesSeen, into: gradient, scale: gradientScale)
 
@@ -289,6 +333,11 @@ enum LossMath {
 
     @inline(__always)
     static func exp(_ x: Float) -> Float { Foundation.exp(x) }
+
+    /// softplus(x) = ln(1 + e^x) = max(x, 0) + ln(1 + e^{−|x|}): finite for any finite x, and
+    /// exact to rounding for large |x| (x itself, or e^x).
+    @inline(__always)
+    static func softplus(_ x: Float) -> Float { max(x, 0) + Foundation.log1p(Foundation.exp(-abs(x))) }
 
     /// softmax(z)_m = e^{z_m − max z} / Σ e^{z − max z}.
     @inline(__always)

@@ -3,17 +3,29 @@
 ///     m ← β₁ m + (1 − β₁) g        v ← β₂ v + (1 − β₂) g²
 ///     θ ← θ − lr · (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε)
 ///
-/// with optional L2 weight decay (g ← g + λ θ, PyTorch's `weight_decay`) on convolution kernels
-/// only (names ending in `.weight`; never biases or batch norm), and optional clipping of the
-/// global gradient norm before the step. Non-trainable parameters (running statistics) are
-/// never touched.
+/// with two optional weight decays, both on convolution kernels only (`decays(_:)`: names
+/// ending in `.weight`, the regular, depthwise, pointwise and head kernels; never biases or
+/// batch norm's γ (`.scale`) and β (`.shift`), as Ultralytics' parameter groups):
+///
+/// - `weightDecay`: L2 in the gradient, g ← g + λ θ (PyTorch's `Adam(weight_decay:)`); Adam's
+///   normalisation then scales the decay down where gradients are large;
+/// - `decoupledWeightDecay`: AdamW (Loshchilov & Hutter 2019, PyTorch's `AdamW`), the kernel
+///   shrunk before the Adam update, θ ← θ − lr · λ θ, independent of the gradient's size.
+///
+/// and optional clipping of the global gradient norm before the step. Both decays are 0 by
+/// default, and a decay of 0 skips its arithmetic, so the default step is the plain Adam step.
+/// Non-trainable parameters (running statistics) are never touched.
 public final class Adam {
     public let parameters: [Parameter]
     public var learningRate: Float
     public var beta1: Float = 0.9
     public var beta2: Float = 0.999
     public var epsilon: Float = 1e-8
+    /// L2 weight decay λ added to the gradient of kernels (coupled; see the type).
     public var weightDecay: Float = 0
+    /// AdamW's decoupled weight decay λ: kernels shrink by lr · λ θ each step (see the type).
+    /// Ultralytics' default is 5e-4 (its `weight_decay`, with SGD or AdamW).
+    public var decoupledWeightDecay: Float = 0
     /// Clip the global L2 norm of all gradients to this before the step; nil: no clipping.
     public var maximumGradientNorm: Float? = nil
     /// Steps taken.
@@ -38,6 +50,9 @@ public final class Adam {
         return Float(sum.squareRoot())
     }
 
+    /// Whether the weight decays apply to `parameter`: convolution kernels (`.weight`) only.
+    public static func decays(_ parameter: Parameter) -> Bool { parameter.name.hasSuffix(".weight") }
+
     /// One update from the gradients currently in the parameters.
     public func step() {
         stepCount += 1
@@ -50,7 +65,13 @@ public final class Adam {
         let correction1 = 1 - pow(beta1, t), correction2 = 1 - pow(beta2, t)
         let (b1, b2, eps, lr) = (beta1, beta2, epsilon, learningRate)
         for p in parameters {
-            let decay = p.name.hasSuffix(".weight") ? weightDecay : 0
+            let decays = Adam.decays(p)
+            let decay = decays ? weightDecay : 0
+            // AdamW: θ ← θ (1 − lr λ) before the moment update (PyTorch's `param.mul_(1 - lr * wd)`).
+            let shrink = decays && decoupledWeightDecay != 0 ? 1 - lr * decoupledWeightDecay : 1
+            if shrink != 1 {
+                p.value.withUnsafeMutableBufferPointer { theta in for i in 0..<theta.count { theta[i] *= shrink } }
+            }
             p.value.withUnsafeMutableBufferPointer { theta in
                 p.gradient.withUnsafeBufferPointer { grad in
                     firstMoments[p.name]!.withUnsafeMutableBufferPointer { m in

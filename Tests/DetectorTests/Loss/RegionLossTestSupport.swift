@@ -42,19 +42,24 @@ enum LossCase {
     enum Component: String, CaseIterable, Sendable { case coordinates, objectness, noObject, classification, prior }
 
     /// One component of the Swift loss for one image, the objectness targets and the no-object
-    /// mask given (held constant).
+    /// mask given (held constant); the objectness and no-object components in the form the
+    /// settings choose (squared error or cross-entropy).
     static func term(_ loss: RegionLoss, _ c: Component, _ v: UnsafeBufferPointer<Float>, assignments a: [RegionLoss.Assignment],
                      targets: [Float], skip: [Bool], imagesSeen: Int = 0) -> LossTerm {
         switch c {
         case .coordinates: return loss.coordinateTerm(v, assignments: a)
-        case .objectness: return loss.objectnessTerm(v, assignments: a, targets: targets)
-        case .noObject: return loss.noObjectTerm(v, skip: skip)
+        case .objectness: return loss.objectnessComponentTerm(v, assignments: a, targets: targets)
+        case .noObject: return loss.noObjectComponentTerm(v, skip: skip)
         case .classification: return loss.classTerm(v, assignments: a)
         case .prior: return loss.priorTerm(v, imagesSeen: imagesSeen)
         }
     }
 
-    /// The same component in Double, straight from the formulas (issue 4), for one image.
+    /// softplus(z) = ln(1 + e^z), in Double, stable.
+    static func softplus(_ z: Double) -> Double { max(z, 0) + log1p(exp(-abs(z))) }
+
+    /// The same component in Double, straight from the formulas (issue 4; the cross-entropy
+    /// objectness of issue 9), for one image.
     static func reference(_ loss: RegionLoss, _ c: Component, _ v: [Double], assignments: [RegionLoss.Assignment],
                           targets: [Float], skip: [Bool], imagesSeen: Int = 0) -> Double {
         let l = loss.layout, s = loss.settings
@@ -75,13 +80,26 @@ enum LossCase {
         case .objectness:
             for (a, t) in zip(assignments, targets) {
                 let o = l.offset(column: a.column, row: a.row, anchor: a.anchor)
-                let d = sigmoid(v[o + 4]) - Double(t)
-                total += 0.5 * Double(s.objectScale) * d * d
+                switch s.objectnessLoss {
+                case .squaredError:
+                    let d = sigmoid(v[o + 4]) - Double(t)
+                    total += 0.5 * Double(s.objectScale) * d * d
+                case .crossEntropy:
+                    // −[t ln σ + (1 − t) ln(1 − σ)], written with ln σ = −softplus(−z), ln(1 − σ) = −softplus(z).
+                    let z = v[o + 4], target = Double(t)
+                    total += Double(s.objectScale) * (target * softplus(-z) + (1 - target) * softplus(z))
+                }
             }
         case .noObject:
             for k in skip.indices where !skip[k] {
-                let p = sigmoid(v[k * l.valuesPerAnchor + 4])
-                total += 0.5 * Double(s.noObjectScale) * p * p
+                let z = v[k * l.valuesPerAnchor + 4]
+                switch s.objectnessLoss {
+                case .squaredError:
+                    let p = sigmoid(z)
+                    total += 0.5 * Double(s.noObjectScale) * p * p
+                case .crossEntropy:
+                    total += Double(s.noObjectScale) * -log(1 - sigmoid(z))
+                }
             }
         case .classification:
             for a in assignments {
