@@ -24,7 +24,7 @@ struct DetectorFuzz: ParsableCommand {
     @Option(help: "Run this one input (a crash file) through --target and print how it ends.") var replay: String?
     @Option(help: "Folder for the crash files (current-TARGET.bin), the failures and the work files.") var out = "runs/fuzz"
     @Option(help: "A case using more seconds of CPU than this is a hang.") var timeout: Double = 2
-    @Option(help: "Largest input, in bytes, that a mutation may produce.") var maxInput = 1 << 20
+    @Option(help: "Largest input, in bytes, that a mutation may produce (default: 1 MB for PNG and safetensors, 256 KB for configs, 64 KB for text).") var maxInput: Int?
     @Option(help: "Address-space limit in MB (0: none), so a huge allocation fails instead of exhausting the machine.") var memoryLimit = 4096
     @Option(help: "Skip inputs of a known crashing class (exploration only: the tests skip nothing). Repeatable.") var skip: [String] = []
     @Flag(help: "Do not run under glibc's checking allocator.") var noMallocCheck = false
@@ -40,7 +40,7 @@ struct DetectorFuzz: ParsableCommand {
         if let seconds, !(seconds > 0) { throw ValidationError("--seconds must be positive") }
         if let cases, cases < 1 { throw ValidationError("--cases must be at least 1") }
         if !(timeout > 0) { throw ValidationError("--timeout must be positive") }
-        if maxInput < 64 { throw ValidationError("--max-input must be at least 64") }
+        if let maxInput, maxInput < 64 { throw ValidationError("--max-input must be at least 64") }
         if memoryLimit < 0 { throw ValidationError("--memory-limit must be 0 (none) or a size in MB") }
     }
 

@@ -9,7 +9,8 @@ struct RunSettings {
     var cases: Int?
     var seconds: Double?
     var out: String
-    var maximumInput: Int
+    /// Overrides each target's own limit.
+    var maximumInput: Int?
     var skip: Set<String>
     var verbose: Bool
 }
@@ -68,7 +69,8 @@ func fuzz(_ target: FuzzTarget, settings: RunSettings, seconds: Double?) throws 
     setCrashNote("target \(target.name) (seed \(settings.seed)); the input is \(current); replay: detector-fuzz --replay \(current) --target \(target.name)")
 
     let skips = target.knownBugs.filter { settings.skip.contains($0.key) }
-    var mutator = Mutator(seed: settings.seed ^ stableHash(target.name), maximumSize: settings.maximumInput)
+    let maximumInput = settings.maximumInput ?? target.maximumInput
+    var mutator = Mutator(seed: settings.seed ^ stableHash(target.name), maximumSize: maximumInput)
     var corpus: [[UInt8]] = []
     var seen: Set<String> = []
     var failureSignatures: Set<String> = []
@@ -117,7 +119,7 @@ func fuzz(_ target: FuzzTarget, settings: RunSettings, seconds: Double?) throws 
         }
         if seen.insert(signature).inserted {
             if settings.verbose { say("  case \(index): \(signature)") }
-            if corpus.count < 2000 && input.count <= settings.maximumInput / 2 { corpus.append(input) }
+            if corpus.count < 2000 && input.count <= maximumInput / 2 { corpus.append(input) }
         }
     }
     report.seconds = Date().timeIntervalSince(start)

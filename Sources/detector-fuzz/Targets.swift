@@ -28,12 +28,16 @@ struct FuzzTarget {
     var name: String
     var format: Mutator.Format
     var seeds: [[UInt8]]
+    /// Largest input a mutation may produce (--max-input overrides it): big enough for the
+    /// format's interesting sizes (a 300 x 300 image, the 500 KB shipped model, a config of
+    /// 1000 layers, label files of thousands of lines), small enough to keep cases fast.
+    var maximumInput: Int
     /// Prepares `workFolder` once before the first case.
     var prepare: (String) throws -> Void = { _ in }
     var run: (FuzzCase) -> Outcome
     /// Input classes known to crash, hang or fail today, skippable with --skip (exploration
     /// only: the tests skip nothing).
-    var knownBugs: [String: ([UInt8]) -> Bool] = [:]
+    var knownBugs: [String: @Sendable ([UInt8]) -> Bool] = [:]
 
     static let names = ["png", "safetensors", "config", "labels", "classes"]
 
@@ -106,7 +110,7 @@ extension FuzzTarget {
                 }
             }
         }
-        return FuzzTarget(name: "png", format: .png, seeds: seeds, run: { c in
+        return FuzzTarget(name: "png", format: .png, seeds: seeds, maximumInput: 1 << 20, run: { c in
             let name = "fuzz.png"
             let data = c.index % 2 == 0 ? Data(c.bytes) : (Data([0, 0, 0]) + Data(c.bytes)).dropFirst(3)
             let size: (width: Int, height: Int)?
@@ -207,6 +211,30 @@ extension FuzzTarget {
         shippedFilePath(name).flatMap { FileManager.default.contents(atPath: $0) }.map { [UInt8]($0) }
     }
 
+    /// Known bug classes of safetensors files: the header's own, and the config's (of the
+    /// config in the metadata).
+    static let safetensorsBugs: [String: @Sendable ([UInt8]) -> Bool] = {
+        var bugs: [String: @Sendable ([UInt8]) -> Bool] = [
+            // A shape whose element count overflows Int traps in decode's `shape.reduce(1, *)`.
+            "shape-overflow": { bytes in
+                guard let (header, _) = Mutator.safetensorsParts(bytes),
+                      let object = (try? JSONSerialization.jsonObject(with: Data(header))) as? [String: Any] else { return false }
+                return object.values.contains { entry in
+                    guard let shape = (entry as? [String: Any])?["shape"] as? [Int] else { return false }
+                    var product = 1
+                    for d in shape + [8] {
+                        let (p, overflow) = product.multipliedReportingOverflow(by: d)
+                        if overflow { return true }
+                        product = p
+                    }
+                    return false
+                }
+            },
+        ]
+        for (name, isConfigBug) in configCrashes { bugs[name] = { bytes in configInSafetensors(bytes).map(isConfigBug) ?? false } }
+        return bugs
+    }()
+
     /// `SafetensorsFile.decode`; then, for a file that decodes, every tensor's values, the
     /// round trip through `encoded()`, and the file as a model: `loadNetwork` (the config in
     /// the metadata, `Network(config:)`, `Checkpoint.apply`) and Adam's state restored.
@@ -228,7 +256,7 @@ extension FuzzTarget {
         // The shipped models: real sizes (a 256 x 256 network), F32 and int8.
         seeds += ["tiny-dsc-shapes.safetensors", "tiny-dsc-shapes-int8.safetensors"].compactMap(shippedFile)
         let dtypeSize: [StoredTensor.DType: Int] = [.f32: 4, .f16: 2, .i8: 1, .u8: 1]
-        return FuzzTarget(name: "safetensors", format: .safetensors, seeds: seeds, run: { c in
+        return FuzzTarget(name: "safetensors", format: .safetensors, seeds: seeds, maximumInput: 1 << 20, run: { c in
             let source = "fuzz.safetensors"
             let file: SafetensorsFile
             do { file = try SafetensorsFile.decode(Data(c.bytes), source: source) } catch {
@@ -245,30 +273,18 @@ extension FuzzTarget {
                 guard again.tensors == file.tensors, again.metadata == file.metadata else { return .failure("encoded() then decode changes the file") }
             } catch { return .failure("a decoded file does not survive encoded() and decode: \(error)") }
             do {
-                let checkpoint = try Checkpoint.load(path: c.path)
                 let network = try loadNetwork(path: c.path)
-                if checkpoint.optimizerStep != nil { try checkpoint.restore(into: Adam(parameters: network.parameters)) }
+                var optimizer = ""
+                if file.metadata["optimizer.step"] != nil {
+                    let checkpoint = try Checkpoint.load(path: c.path)
+                    if checkpoint.optimizerStep != nil { try checkpoint.restore(into: Adam(parameters: network.parameters)); optimizer = ", optimizer" }
+                }
+                let dtypes = Set(file.tensors.values.map(\.dtype.rawValue)).sorted().joined(separator: " ")
+                return .value("network of \(network.config.layers.count) layers, \(dtypes)\(optimizer)")
             } catch {
                 return typedError(error, [WeightsError.self, ConfigError.self], naming: c.path)
             }
-            return .value("network")
-        }, knownBugs: [
-            // A shape whose element count overflows Int traps in decode's `shape.reduce(1, *)`.
-            "shape-overflow": { bytes in
-                guard let (header, _) = Mutator.safetensorsParts(bytes),
-                      let object = (try? JSONSerialization.jsonObject(with: Data(header))) as? [String: Any] else { return false }
-                return object.values.contains { entry in
-                    guard let shape = (entry as? [String: Any])?["shape"] as? [Int] else { return false }
-                    var product = 1
-                    for d in shape + [8] {
-                        let (p, overflow) = product.multipliedReportingOverflow(by: d)
-                        if overflow { return true }
-                        product = p
-                    }
-                    return false
-                }
-            },
-        ].merging(configCrashes.mapValues { isConfigCrash in { bytes in configInSafetensors(bytes).map(isConfigCrash) ?? false } }) { a, _ in a })
+        }, knownBugs: safetensorsBugs)
     }
 }
 
@@ -280,7 +296,7 @@ extension FuzzTarget {
     static func config() throws -> FuzzTarget {
         var seeds = [smallConfigJSON, everyLayerConfigJSON].map { Array($0.utf8) }
         seeds += ["tiny-dsc.json", "tiny-dsc-shapes.json"].compactMap(shippedFile)
-        return FuzzTarget(name: "config", format: .json, seeds: seeds, run: { c in
+        return FuzzTarget(name: "config", format: .json, seeds: seeds, maximumInput: 256 << 10, run: { c in
             let source = "fuzz.json"
             let config: ModelConfig
             do { config = try ModelConfig.decode(Data(c.bytes), source: source) } catch {
@@ -294,7 +310,7 @@ extension FuzzTarget {
             do { _ = try Network(config: config, seed: 1) } catch {
                 return typedError(error, [ConfigError.self], naming: "config")
             }
-            return .value("network")
+            return .value("network of " + Set(config.layers.map(\.typeName)).sorted().joined(separator: " "))
         }, knownBugs: configCrashes)
     }
 
@@ -406,7 +422,7 @@ extension FuzzTarget {
             "2 0.5 0.5 0.1 0.1",
             "0 1e-3 0.5 2e-3 0.99999",
         ].map { Array($0.utf8) }
-        return FuzzTarget(name: "labels", format: .text, seeds: seeds, prepare: prepareDataSet, run: { c in
+        return FuzzTarget(name: "labels", format: .text, seeds: seeds, maximumInput: 64 << 10, prepare: prepareDataSet, run: { c in
             let source = "fuzz.txt"
             let classCount = [3, 80, 1][c.index % 3]
             let text = String(decoding: c.bytes, as: UTF8.self)
@@ -447,7 +463,7 @@ extension FuzzTarget {
     /// classes.txt. Names are non-empty, trimmed and unique; both agree.
     static func classes() -> FuzzTarget {
         let seeds = ["circle\nsquare\ntriangle\n", "a\r\nb\r\n  c  \n\n", "only"].map { Array($0.utf8) }
-        return FuzzTarget(name: "classes", format: .text, seeds: seeds, prepare: prepareDataSet, run: { c in
+        return FuzzTarget(name: "classes", format: .text, seeds: seeds, maximumInput: 64 << 10, prepare: prepareDataSet, run: { c in
             let names: [String]
             do { names = try Dataset.readClassNames(path: c.path) } catch {
                 return typedError(error, [DatasetError.self], naming: c.path)

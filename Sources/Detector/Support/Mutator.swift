@@ -562,23 +562,24 @@ public struct Mutator: Sendable {
         let filterStep = max(1, bitsPerPixel / 8)  // bytes per complete pixel, for the Sub, Average and Paeth filters
         let fullRowBytes = (width * bitsPerPixel + 7) / 8
         var image = [UInt8](repeating: 0, count: height * fullRowBytes)
-        func bits(_ row: ArraySlice<UInt8>, _ x: Int) -> UInt32 {  // pixel x of a row, as an integer of bitsPerPixel bits
-            var value: UInt32 = 0
+        // Pixel x of a row as an integer of bitsPerPixel bits (at most 64: RGBA, 16 bits each).
+        func bits(_ row: ArraySlice<UInt8>, _ x: Int) -> UInt64 {
             if bitsPerPixel < 8 {
                 let bit = x * bitsPerPixel, byte = row[row.startIndex + bit / 8]
-                return UInt32(byte >> UInt8(8 - bitsPerPixel - bit % 8)) & ((1 << UInt32(bitsPerPixel)) - 1)
+                return UInt64(byte >> UInt8(8 - bitsPerPixel - bit % 8)) & ((1 << UInt64(bitsPerPixel)) - 1)
             }
-            for k in 0..<(bitsPerPixel / 8) { value = value << 8 | UInt32(row[row.startIndex + x * bitsPerPixel / 8 + k]) }
+            var value: UInt64 = 0
+            for k in 0..<(bitsPerPixel / 8) { value = value << 8 | UInt64(row[row.startIndex + x * bitsPerPixel / 8 + k]) }
             return value
         }
-        func put(_ value: UInt32, _ x: Int, _ y: Int, into out: inout [UInt8], rowBytes: Int) {
+        func put(_ value: UInt64, _ x: Int, _ y: Int, into out: inout [UInt8], rowBytes: Int) {
             if bitsPerPixel < 8 {
                 let bit = x * bitsPerPixel, at = y * rowBytes + bit / 8, shift = UInt8(8 - bitsPerPixel - bit % 8)
                 let mask = UInt8((1 << bitsPerPixel) - 1) << shift
                 out[at] = out[at] & ~mask | (UInt8(value) << shift) & mask
             } else {
                 let bytes = bitsPerPixel / 8
-                for k in 0..<bytes { out[y * rowBytes + x * bytes + k] = UInt8(truncatingIfNeeded: value >> UInt32(8 * (bytes - 1 - k))) }
+                for k in 0..<bytes { out[y * rowBytes + x * bytes + k] = UInt8(truncatingIfNeeded: value >> UInt64(8 * (bytes - 1 - k))) }
             }
         }
         // Unfilter each pass (PNG spec §9), scattering its pixels into the full image.
