@@ -10,7 +10,7 @@ struct DetectorFuzz: ParsableCommand {
         commandName: "detector-fuzz",
         abstract: "Fuzz the file loaders (PNG, safetensors, model config, labels, class names).",
         discussion: """
-        Each target first runs its seeds (valid inputs built in code, and the shipped models/ files when found), then mutations of them: byte-level ones and format-aware ones (JSON tokens, PNG chunks with their CRCs recomputed, safetensors headers). Every case must end in a value or the loader's typed error naming the file; a value must keep the loader's documented guarantees.
+        Each target first runs its seeds (valid inputs built in code, and the shipped models/ files when found), then the files of --corpus FOLDER/TARGET/ (reproducers of earlier findings), then mutations of them all: byte-level ones and format-aware ones (JSON tokens, PNG chunks with their CRCs recomputed, safetensors headers). Every case must end in a value or the loader's typed error naming the file; a value must keep the loader's documented guarantees.
 
         Before each case the input is written to OUT/current-TARGET.bin. A trap kills the process: the last line on stderr names the target and case, and that file reproduces it (--replay FILE --target TARGET). A case using more than --timeout seconds of CPU is a hang (exit status 3). Other failures are saved under OUT/failures/ (exit status 1). Runs under glibc's checking allocator when it is installed, so that a heap overflow in C code aborts at the case that caused it.
 
@@ -22,6 +22,7 @@ struct DetectorFuzz: ParsableCommand {
     @Option(help: "Cases per target: the seeds first, then mutations (500 when neither --cases nor --seconds is given).") var cases: Int?
     @Option(help: "Seed of the mutations: the same seed runs the same cases.") var seed: UInt64 = 1
     @Option(help: "Run this one input (a crash file) through --target and print how it ends.") var replay: String?
+    @Option(help: "A folder of earlier findings, a subfolder per target (FOLDER/png/...): run before the mutations, each must end in a value or a typed error.") var corpus: String?
     @Option(help: "Folder for the crash files (current-TARGET.bin), the failures and the work files.") var out = "runs/fuzz"
     @Option(help: "A case using more seconds of CPU than this is a hang.") var timeout: Double = 2
     @Option(help: "Largest input, in bytes, that a mutation may produce (default: 1 MB for PNG and safetensors, 256 KB for configs, 64 KB for text).") var maxInput: Int?
@@ -39,6 +40,7 @@ struct DetectorFuzz: ParsableCommand {
         if replay != nil && target == "all" { throw ValidationError("--replay needs one --target") }
         if let seconds, !(seconds > 0) { throw ValidationError("--seconds must be positive") }
         if let cases, cases < 1 { throw ValidationError("--cases must be at least 1") }
+        if let corpus, !FileManager.default.fileExists(atPath: corpus) { throw ValidationError("--corpus \(corpus): no such folder") }
         if !(timeout > 0) { throw ValidationError("--timeout must be positive") }
         if let maxInput, maxInput < 64 { throw ValidationError("--max-input must be at least 64") }
         if memoryLimit < 0 { throw ValidationError("--memory-limit must be 0 (none) or a size in MB") }
@@ -57,7 +59,7 @@ struct DetectorFuzz: ParsableCommand {
         }
         let known = Set(targets.flatMap(\.knownBugs.keys))
         if let unknown = skip.first(where: { !known.contains($0) }) {
-            printError("detector-fuzz: --skip \(unknown): not a known crash class of \(target) (known: \(known.sorted().joined(separator: ", ")))")
+            printError("detector-fuzz: --skip \(unknown): not a known bug class of \(target) (known: \(known.sorted().joined(separator: ", ")))")
             throw ExitCode(2)
         }
         do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
@@ -78,7 +80,7 @@ struct DetectorFuzz: ParsableCommand {
         }
 
         let settings = RunSettings(seed: seed, cases: cases ?? (seconds == nil ? 500 : nil), seconds: seconds, out: out,
-                                   maximumInput: maxInput, skip: Set(skip), verbose: verbose)
+                                   maximumInput: maxInput, skip: Set(skip), verbose: verbose, corpus: corpus)
         let perTarget = seconds.map { $0 / Double(targets.count) }
         let checking = ProcessInfo.processInfo.environment["DETECTOR_FUZZ_MALLOC_CHECK"].map { "on (\($0))" } ?? "off"
         let budget = [settings.cases.map { "\($0) cases" }, perTarget.map { String(format: "%.0f s", $0) }].compactMap { $0 }.joined(separator: " or ")

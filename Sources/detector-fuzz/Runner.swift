@@ -13,6 +13,20 @@ struct RunSettings {
     var maximumInput: Int?
     var skip: Set<String>
     var verbose: Bool
+    /// A folder with a subfolder per target of inputs to run before any mutation (the
+    /// reproducers of bugs found earlier): each must end in a value or a typed error.
+    var corpus: String?
+}
+
+/// The files of `folder/target/`, sorted by name (none when the folder does not exist).
+func corpusFiles(_ folder: String?, target: String) throws -> [(name: String, bytes: [UInt8])] {
+    guard let folder else { return [] }
+    let path = folder + "/" + target
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { return [] }
+    return try names.filter { !$0.hasPrefix(".") }.sorted().map { name in
+        guard let data = FileManager.default.contents(atPath: path + "/" + name) else { throw FuzzError("cannot read \(path)/\(name)") }
+        return (name, [UInt8](data))
+    }
 }
 
 /// What one target's run did.
@@ -54,9 +68,10 @@ func stableHash(_ text: String) -> UInt64 {
     text.utf8.reduce(0xCBF2_9CE4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }  // FNV-1a
 }
 
-/// Runs the seeds of `target`, then mutations of its corpus, until `cases` or `seconds` runs
-/// out. The corpus starts as the seeds and takes in every input whose outcome signature is
-/// new (a cheap stand-in for coverage: an input that reaches a check no earlier input reached
+/// Runs the seeds of `target` (each must give a value), then the files of the regression
+/// corpus (each must end in a value or a typed error), then mutations, until `cases` or
+/// `seconds` runs out. The mutation corpus starts as the seeds and the files and takes in
+/// every input whose outcome signature is new (a cheap stand-in for coverage: an input that reaches a check no earlier input reached
 /// is worth mutating further). Same seed, same sequence of cases.
 func fuzz(_ target: FuzzTarget, settings: RunSettings, seconds: Double?) throws -> TargetReport {
     let fm = FileManager.default
@@ -69,6 +84,8 @@ func fuzz(_ target: FuzzTarget, settings: RunSettings, seconds: Double?) throws 
     setCrashNote("target \(target.name) (seed \(settings.seed)); the input is \(current); replay: detector-fuzz --replay \(current) --target \(target.name)")
 
     let skips = target.knownBugs.filter { settings.skip.contains($0.key) }
+    let regression = try corpusFiles(settings.corpus, target: target.name)
+    let fixed = target.seeds + regression.map(\.bytes)  // the cases before the mutations
     let maximumInput = settings.maximumInput ?? target.maximumInput
     var mutator = Mutator(seed: settings.seed ^ stableHash(target.name), maximumSize: maximumInput)
     var corpus: [[UInt8]] = []
@@ -79,21 +96,29 @@ func fuzz(_ target: FuzzTarget, settings: RunSettings, seconds: Double?) throws 
     var index = 0
     while true {
         if let cases = settings.cases, index >= cases { break }
-        if let seconds, index >= target.seeds.count, Date().timeIntervalSince(start) >= seconds { break }
+        if let seconds, index >= fixed.count, Date().timeIntervalSince(start) >= seconds { break }
         if settings.cases == nil && seconds == nil { break }
         let isSeed = index < target.seeds.count
         let input: [UInt8]
-        if isSeed {
-            input = target.seeds[index]
+        if index < fixed.count {
+            input = fixed[index]
         } else {
-            let pool = corpus.isEmpty ? target.seeds : corpus
+            let pool = corpus.isEmpty ? fixed : corpus
             input = mutator.mutate(pool[mutator.rng.nextInt(below: pool.count)], format: target.format, corpus: pool)
         }
         defer { index += 1 }
         if let skipped = skips.first(where: { $0.value(input) }) {
             report.skipped += 1
-            if isSeed && settings.verbose { say("  seed \(index) skipped (\(skipped.key))") }
+            if index < fixed.count && settings.verbose { say("  case \(index) skipped (\(skipped.key))") }
             continue
+        }
+        let note = "target \(target.name) (seed \(settings.seed)); the input is \(current); replay: detector-fuzz --replay \(current) --target \(target.name)"
+        if index >= target.seeds.count && index < fixed.count {
+            let name = regression[index - target.seeds.count].name
+            if settings.verbose { say("  case \(index): \(name)") }
+            setCrashNote(note + " (the corpus file \(settings.corpus ?? "")/\(target.name)/\(name))")
+        } else if index == fixed.count {
+            setCrashNote(note)
         }
         try writeCrashFile(input, to: current)
         beginCase(index)
@@ -114,10 +139,14 @@ func fuzz(_ target: FuzzTarget, settings: RunSettings, seconds: Double?) throws 
                 printError("detector-fuzz: FAILURE at case \(index) of target \(target.name): \(message)\n  input saved to \(saved); replay: detector-fuzz --replay \(saved) --target \(target.name)")
             }
         }
-        if isSeed {
-            guard case .value = outcome else { throw FuzzError("seed \(index) of target \(target.name) does not load (\(signature)): a bug of the harness or of the loader") }
+        if isSeed, !signature.hasPrefix("value ") {
+            // A valid input that does not load: nothing built on it would mean much, so the
+            // target stops here (the other targets still run).
+            if case .error = outcome { report.failures += 1 }
+            printError("detector-fuzz: seed \(index) of target \(target.name) does not load (\(signature)); the target stops: a bug of the loader or of the harness")
+            break
         }
-        if seen.insert(signature).inserted {
+        if seen.insert(signature).inserted || (index < fixed.count && index >= target.seeds.count) {
             if settings.verbose { say("  case \(index): \(signature)") }
             if corpus.count < 2000 && input.count <= maximumInput / 2 { corpus.append(input) }
         }
@@ -129,8 +158,9 @@ func fuzz(_ target: FuzzTarget, settings: RunSettings, seconds: Double?) throws 
     return report
 }
 
-/// Failures of the same kind on different inputs: the message with numbers and quotes blanked.
-func signatureOf(failure message: String) -> String { signature(message) }
+/// Failures of the same kind on different inputs: the start of the message, numbers and
+/// quoted text blanked.
+func signatureOf(failure message: String) -> String { String(signature(message).prefix(40)) }
 
 /// Runs one input through `target` as every case index would (the index picks the class count
 /// of the label target, the Data slice of the PNG target, which cases also load a data set),
@@ -149,7 +179,7 @@ func replayInput(_ path: String, target: FuzzTarget, out: String) throws -> Bool
     setCrashNote("target \(target.name), replaying \(path)")
     say("detector-fuzz: replaying \(path) (\(bytes.count) bytes) on target \(target.name)")
     for (name, matches) in target.knownBugs.sorted(by: { $0.key < $1.key }) where matches(bytes) {
-        say("  the input is in the known crash class \(name)")
+        say("  the input is in the known bug class \(name)")
     }
     var printed: Set<String> = []
     var ok = true

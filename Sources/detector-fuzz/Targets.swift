@@ -231,7 +231,7 @@ extension FuzzTarget {
                 }
             },
         ]
-        for (name, isConfigBug) in configCrashes { bugs[name] = { bytes in configInSafetensors(bytes).map(isConfigBug) ?? false } }
+        for (name, isConfigBug) in configBugs { bugs[name] = { bytes in configInSafetensors(bytes).map(isConfigBug) ?? false } }
         return bugs
     }()
 
@@ -311,7 +311,7 @@ extension FuzzTarget {
                 return typedError(error, [ConfigError.self], naming: "config")
             }
             return .value("network of " + Set(config.layers.map(\.typeName)).sorted().joined(separator: " "))
-        }, knownBugs: configCrashes)
+        }, knownBugs: configBugs)
     }
 
     /// Σ depth² over the arrays and objects of the text (by bytes, strings skipped): what
@@ -343,8 +343,9 @@ extension FuzzTarget {
         return Array(config.utf8)
     }
 
-    /// Known crash classes of config text.
-    static let configCrashes: [String: @Sendable ([UInt8]) -> Bool] = [
+    /// Known bug classes of config text (a crash, a hang), also reached through the config in a
+    /// safetensors file's metadata.
+    static let configBugs: [String: @Sendable ([UInt8]) -> Bool] = [
         // JSONValue decoding time grows with nodes x depth²: a few KB of nested arrays take seconds.
         "nested-json": { bytes in nestingCost(bytes) > 5_000_000 },
         // Products of strides and sizes that overflow Int, and networks too large to allocate.

@@ -3,7 +3,7 @@ import Testing
 import Detector
 
 /// The loaders under seeded mutations, a bounded run of each fuzz target (`make fuzz` runs
-/// them for minutes). Run in a subprocess, the built `detector-fuzz`: a trap in a loader kills
+/// them for minutes), after the reproducers of earlier findings in Fixtures/fuzz/. Run in a subprocess, the built `detector-fuzz`: a trap in a loader kills
 /// the process that runs it, and in-process it would end the whole test run without saying
 /// which input did it; the driver writes each input to a crash file before running it, so a
 /// failure here names the target, the case and a file that reproduces it.
@@ -11,6 +11,8 @@ import Detector
     /// Cases per target: the seeds, then mutations (a second or two each in a debug build).
     static let cases = 400
     static let seed: UInt64 = 1
+    /// Reproducers of the bugs fuzzing found (Fixtures/fuzz/TARGET/), run before the mutations.
+    static let corpus = repositoryRoot.appendingPathComponent("Tests/DetectorTests/Fixtures/fuzz")
 
     /// Runs the driver with stdout and stderr in files (a crash's backtrace can fill a pipe)
     /// and a time limit.
@@ -47,7 +49,10 @@ import Detector
     @Test(arguments: ["png", "safetensors", "config", "labels", "classes"])
     func everyInputEndsInAValueOrATypedError(target: String) throws {
         let folder = try Fixtures.temporaryFolder("fuzz-\(target)")
-        let run = try Self.runFuzz(["--target", target, "--cases", "\(Self.cases)", "--seed", "\(Self.seed)", "--out", folder.path], in: folder)
+        // 1.5 GB of address space is plenty for the largest valid input (a 100-megapixel PNG
+        // needs 400 MB) and keeps a loader that allocates without bound from taking more.
+        let run = try Self.runFuzz(["--target", target, "--cases", "\(Self.cases)", "--seed", "\(Self.seed)", "--out", folder.path,
+                                    "--corpus", Self.corpus.path, "--memory-limit", "1536"], in: folder)
         // The target's summary line and the verdict: every case ran, none failed.
         #expect(!run.signal && run.status == 0 && run.out.contains("detector-fuzz: \(target): \(Self.cases) cases in")
                     && run.out.contains("detector-fuzz: passed: 1 targets, \(Self.cases) cases"), "\(Self.explanation(run))")
@@ -67,7 +72,9 @@ import Detector
     @Test func badArgumentsAreRefused() throws {
         let folder = try Fixtures.temporaryFolder("fuzz-args")
         for arguments in [["--target", "gif"], ["--replay", "x.bin"], ["--cases", "0"], ["--target", "png", "--skip", "no-such-class"]] {
-            let run = try Self.runFuzz(arguments + ["--out", folder.path], in: folder)
+            // 1.5 GB of address space is plenty for the largest valid input (a 100-megapixel PNG
+        // needs 400 MB) and keeps a loader that allocates without bound from taking more.
+        let run = try Self.runFuzz(arguments + ["--out", folder.path], in: folder)
             #expect(!run.signal && run.status != 0 && !run.err.isEmpty, "\(arguments): \(Self.explanation(run))")
         }
     }
