@@ -82,6 +82,20 @@ bench: deps
 bench-peers: deps
 	bash scripts/bench_peers.sh
 
+# The loaders' fuzz targets (PNG, safetensors, model config, labels, class names) for
+# FUZZ_SECONDS in a release build, shared among the targets: every mutated input must end in a
+# value or the loader's typed error. A crash or a hang stops the run and leaves its input in
+# runs/fuzz/current-TARGET.bin (replay: detector-fuzz --replay FILE --target TARGET); other
+# failures are saved in runs/fuzz/failures/. The reproducers of earlier findings
+# (Tests/DetectorTests/Fixtures/fuzz/TARGET/) run first. `make test` runs 400 cases a target.
+FUZZ_SECONDS ?= 600
+FUZZ_SEED ?= 1
+.PHONY: fuzz
+fuzz: deps
+	$(SWIFT) build -c release --product detector-fuzz
+	$(BIN)/detector-fuzz --target all --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) --out runs/fuzz \
+	  --corpus Tests/DetectorTests/Fixtures/fuzz
+
 # The commands in PREFIX/bin and the configs and the trained model in PREFIX/share/detector,
 # where the installed commands look for them (see README, "Installing").
 install: build

@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "detect", targets: ["detect"]),
         .executable(name: "train-detector", targets: ["train-detector"]),
         .executable(name: "detector-bench", targets: ["detector-bench"]),
+        .executable(name: "detector-fuzz", targets: ["detector-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,6 +47,10 @@ let package = Package(
         .executableTarget(name: "detector-bench", dependencies: [
             "Detector", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimised),
+        // The loaders' fuzz driver (`make fuzz`; the tests run it for a bounded number of cases).
+        .executableTarget(name: "detector-fuzz", dependencies: [
+            "Detector", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "DetectorTests", dependencies: ["Detector"], resources: [.copy("Fixtures")]),
     ]
 )

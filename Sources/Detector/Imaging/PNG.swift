@@ -48,6 +48,26 @@ public enum PNG {
         pixels.removeLast(count)
     }
 
+    /// Walks the chunks (length, type, data, CRC) up to IEND and refuses a chunk whose length
+    /// runs past the end of the data: libpng allocates (and zeroes) a chunk's claimed length
+    /// before it finds the data missing, so a 199-byte file claiming a 2 GB chunk cost 2 GB and
+    /// over a second per decode (a fuzzing find).
+    static func checkChunkLengths(_ data: Data, name: String) throws {
+        try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+            var offset = 8
+            while offset + 8 <= bytes.count {
+                let length = bytes[offset..<(offset + 4)].reduce(0) { $0 << 8 | Int($1) }
+                let type = String(decoding: bytes[(offset + 4)..<(offset + 8)].map { (0x20...0x7E).contains($0) ? $0 : 0x3F }, as: UTF8.self)
+                let remaining = bytes.count - offset - 12
+                guard length <= 0x7FFF_FFFF, length <= remaining else {
+                    throw ImageError(file: name, reason: "invalid or truncated PNG: the \(type) chunk at byte \(offset) claims \(length) bytes, only \(max(remaining, 0)) remain")
+                }
+                if type == "IEND" { return }
+                offset += 12 + length
+            }
+        }
+    }
+
     /// Any PNG (1 to 16 bits, gray, gray+alpha, palette, RGB, RGBA, interlaced or not) as
     /// 8-bit RGB. Samples of 1, 2 or 4 bits scale exactly (v · 255 / (2^d − 1)); 16-bit samples
     /// are taken as already sRGB-encoded (most files are, and the user expects 0x8080 to read
@@ -70,6 +90,7 @@ public enum PNG {
         guard Array(data.prefix(8)) == signature else {
             throw ImageError(file: name, reason: "not a PNG file (bad signature)")
         }
+        try checkChunkLengths(data, name: name)
         // libpng keeps reading from `raw` until png_image_finish_read, so both calls stay
         // inside the one closure where the pointer is valid.
         return try data.withUnsafeBytes { raw in

@@ -39,6 +39,18 @@ import Detector
         #expect(message.contains("too large") && message.contains("100 megapixels"))
     }
 
+    /// A chunk whose length runs past the end of the file is refused before libpng sees it
+    /// (libpng allocated and zeroed the claimed 2 GB first: a fuzzing find).
+    @Test func aChunkLongerThanTheFileIsRefusedBeforeLibpng() throws {
+        let ihdr = Self.bigEndian(8) + Self.bigEndian(8) + [8, 2, 0, 0, 0]
+        let claim = Self.bigEndian(0x7FFF_FFFF) + Array("iTXt".utf8) + [UInt8](repeating: 0x41, count: 20)  // 16 bytes of data + a CRC
+        let data = Data(Self.signature + Self.chunk("IHDR", ihdr) + claim)
+        let message = try #require(Self.reason { try PNG.decode(data, name: "claim.png") })
+        #expect(message == "claim.png: invalid or truncated PNG: the iTXt chunk at byte 33 claims 2147483647 bytes, only 16 remain")
+        // A chunk that fits, followed by IEND, is not refused by this check.
+        #expect(Self.reason { try PNG.decode(Self.header(width: 2, height: 2), name: "ok.png") }?.contains("claims") != true)
+    }
+
     @Test func zeroWidthIsRefused() throws {
         let message = try #require(Self.reason { try PNG.decode(Self.header(width: 0, height: 5), name: "zero.png") })
         #expect(message.hasPrefix("zero.png: "))
