@@ -256,7 +256,7 @@ public struct ModelConfig: Hashable, Sendable, Codable {
                 throw ConfigError(source: source, field: "loss", reason: "must be an object")
             }
             let r = FieldReader(source: source, layer: nil, object: object, prefix: "loss.")
-            try r.rejectUnknown(RegionLossSettings.keys)
+            try r.rejectUnknown(RegionLossSettings.keys.union(RegionLossSettings.recipeKeys))
             let weights = RegionLossSettings.weightRange
             loss.coordScale = try r.float("coord", in: weights, default: loss.coordScale)
             loss.objectScale = try r.float("object", in: weights, default: loss.objectScale)
@@ -265,6 +265,7 @@ public struct ModelConfig: Hashable, Sendable, Codable {
             loss.ignoreThreshold = try r.float("ignore_threshold", in: RegionLossSettings.ignoreThresholdRange, default: loss.ignoreThreshold)
             loss.warmupImages = try r.int("warmup_images", in: RegionLossSettings.warmupImagesRange, default: loss.warmupImages)
             loss.rescore = try r.bool("rescore", default: loss.rescore)
+            try loss.readRecipeKeys(from: object, source: source)
         }
         guard case let .array(layerList)? = root["layers"], !layerList.isEmpty else {
             throw ConfigError(source: source, field: "layers", reason: "missing, empty, or not a list of objects")
@@ -346,11 +347,14 @@ public struct ModelConfig: Hashable, Sendable, Codable {
                               "channels": .number(Double(inputChannels))]),
             "classes": .array(classes.map(JSONValue.string)),
             "anchors": .array(anchors.map { .array([.number(shortest($0.width)), .number(shortest($0.height))]) }),
+            // The recipe keys only when they differ from their defaults, so the config of a
+            // darknet-style model reads (and is stored) as before.
             "loss": .object([
                 "coord": .number(shortest(loss.coordScale)), "object": .number(shortest(loss.objectScale)),
                 "noobject": .number(shortest(loss.noObjectScale)), "class": .number(shortest(loss.classScale)),
                 "ignore_threshold": .number(shortest(loss.ignoreThreshold)),
-                "warmup_images": .number(Double(loss.warmupImages)), "rescore": .bool(loss.rescore)]),
+                "warmup_images": .number(Double(loss.warmupImages)), "rescore": .bool(loss.rescore),
+            ].merging(loss.recipeJSON) { first, _ in first }),
             "layers": .array(layers.map(\.json)),
         ])
     }
