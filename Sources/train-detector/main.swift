@@ -47,6 +47,8 @@ enum Limits {
     static let valImages = 0...SyntheticShapes.maximumImageCount
     static let showCount = 1...100_000
     static let anchors = 1...100
+    /// --time, in minutes: up to a week.
+    static let timeMinutes: Double = 10080
 }
 
 /// "1 to 1024" for the help texts.
@@ -130,6 +132,12 @@ struct Train: ParsableCommand {
         Writes last.safetensors and best.safetensors (atomically, each epoch, with the optimizer state for --resume), results.jsonl, loss.png and rendered predictions to the output folder. Each epoch's results.jsonl line is written before its checkpoints; --resume drops lines the checkpoint does not cover (they are trained again).
 
         The output folder is locked while a run writes it: a second training into the same folder is refused, naming the pid of the first. A folder that already holds a run (last.safetensors or results.jsonl) is refused unless --resume (continue it) or --exist-ok (overwrite it).
+
+        Images larger than the network needs are held at the network's size once loaded (the letterbox's own resize, so batches are the same): memory grows with the number of images, not their resolution.
+
+        --time MINUTES plans the run to the time: after every batch it re-estimates from the mean batch and the mean end of an epoch (validation, checkpoints and plot, which count in the budget) how many epochs fit, the last one cut short if only part of it fits, and the learning rate's warm-up (the first epoch or the first 3% of the time, whichever is shorter) and cosine follow the time trained instead of the epoch. The run ends by the budget when the estimates hold, and at most one batch and one validation after it when an epoch runs slower than the ones before. Loading the data before the first epoch and the renders after the last are not counted. With --epochs too, the epochs are a cap. Each epoch's results.jsonl line gives its validation time (val_seconds) and the planned total (planned_epochs). Such a run follows the clock, so it is not reproducible to the bit; --resume counts the time of the earlier sessions.
+
+        At the start the config's anchors are measured against the training boxes (letterboxed, in grid cells, compared by the IoU of their shapes as the loss assigns them): the share of boxes with an anchor of IoU >= 0.5 and the mean best IoU. Below 98% they are recomputed by k-means (as the anchors command does, the same number) and used if they fit better; the anchors trained with are stored in the checkpoints' config, which detect reads. --no-autoanchor keeps the config's.
         """)
 
     @Option(help: "YOLO-format data set folder (classes.txt, train/ and val/ with images/ and labels/). Default: the built-in synthetic shapes in \(defaultDataFolder), generated on first use.")
@@ -151,6 +159,9 @@ struct Train: ParsableCommand {
     @Flag(help: "Turn augmentation off.") var noAugment = false
     @Option(help: "Stop after this many seconds (a finite number above 0). The batch running then is finished and last.safetensors saved; in the middle of an epoch it holds that partial epoch (weights, optimizer state and the epoch's running sums), which --resume finishes exactly. results.jsonl and best.safetensors hold complete epochs only.")
     var timeLimit: Double?
+    @Option(help: "Train for this many minutes in all, a finite number above 0 and at most \(Int(Limits.timeMinutes)) (a week): the epochs are planned to end by then and the learning-rate schedule is stretched to the time (see below); validation counts. With --epochs, the epochs are a cap.")
+    var time: Double?
+    @Flag(help: "Keep the config's anchors even when they fit the training boxes poorly (see below).") var noAutoanchor = false
     @Option(help: "Warm-up length in images for the loss's prior term, \(describe(Limits.warmupImages)) (default: the config's, at most two epochs).")
     var warmupImages: Int?
     @Flag(help: "One JSON line per epoch on stdout (results.jsonl's format).") var json = false
@@ -163,6 +174,15 @@ struct Train: ParsableCommand {
         if let timeLimit, !(timeLimit.isFinite && timeLimit > 0) {
             throw ValidationError("--time-limit must be a finite number of seconds above 0 (got \(timeLimit))")
         }
+        if let time, !(time.isFinite && time > 0 && time <= Limits.timeMinutes) {
+            throw ValidationError("--time must be a finite number of minutes above 0 and at most \(Int(Limits.timeMinutes)) (got \(time))")
+        }
+        if time != nil && timeLimit != nil {
+            throw ValidationError("--time plans the run to end by its budget and --time-limit cuts a run short: pass one of them")
+        }
+        if time != nil && overfit != nil {
+            throw ValidationError("--time does not apply with --overfit, which trains until the loss converges (--time-limit stops it)")
+        }
         try check(warmupImages, in: Limits.warmupImages, "--warmup-images")
         if resume && out == nil { throw ValidationError("--resume needs --out (the folder of the run to continue)") }
         if resume && existOk { throw ValidationError("--resume continues the run in --out and --exist-ok overwrites it: pass one of them") }
@@ -172,7 +192,9 @@ struct Train: ParsableCommand {
     func run() throws {
         try report {
             var options = TrainingOptions()
-            options.epochs = epochs ?? (overfit == nil ? 60 : 300)
+            options.epochs = epochs ?? (time != nil ? Limits.epochs.upperBound : overfit == nil ? 60 : 300)
+            options.timeBudget = time.map { $0 * 60 }
+            options.autoAnchor = !noAutoanchor
             options.batchSize = batchSize
             options.learningRate = lr
             options.seed = seed
@@ -202,12 +224,15 @@ struct Train: ParsableCommand {
                 }
                 items = Array(items.prefix(overfit))
             }
-            let train = try loadSamples(items)
-            let validation = overfit == nil ? try loadSamples(dataset.validation?.items ?? []) : []
+            let (w, h) = (config.inputWidth, config.inputHeight)
+            let train = try loadSamples(items, networkWidth: w, networkHeight: h)
+            let validation = overfit == nil ? try loadSamples(dataset.validation?.items ?? [], networkWidth: w, networkHeight: h) : []
             if out == nil { options.outputFolder = try nextRunFolder() }
             let trainer = try Trainer(config: config, train: train, validation: validation, options: options)
             log(trainer.network.table())
-            log("training on \(train.count) images\(validation.isEmpty ? "" : ", validating on \(validation.count)"), batch \(batchSize), \(options.epochs) epochs\(overfit != nil ? " at most (overfit mode: no augmentation)" : ""); output in \(options.outputFolder)")
+            let length = time.map { t in "for \(formatDuration(t * 60))" + (epochs.map { " (at most \($0) epochs)" } ?? "") }
+                ?? "\(options.epochs) epochs\(overfit != nil ? " at most (overfit mode: no augmentation)" : "")"
+            log("training on \(train.count) images\(validation.isEmpty ? "" : ", validating on \(validation.count)"), batch \(batchSize), \(length); output in \(options.outputFolder)")
             var lastPrint = Date.distantPast
             let result = try trainer.run { event in
                 switch event {
@@ -215,21 +240,33 @@ struct Train: ParsableCommand {
                 case let .batch(epoch, epochs, batch, batches, loss, c, s, rate, eta):
                     guard stderrIsTerminal, Date().timeIntervalSince(lastPrint) > 0.2 || batch == batches else { return }
                     lastPrint = Date()
-                    let line = String(format: "\rEpoch %d/%d batch %d/%d  loss %.3f (coord %.3f obj %.3f noobj %.3f cls %.3f prior %.3f)  IoU %.2f recall %.2f  %.0f img/s  ETA %@   ",
-                                      epoch, epochs, batch, batches, loss, c.coordinates, c.objectness, c.noObject,
+                    let line = String(format: "\rEpoch %d/%@ batch %d/%d  loss %.3f (coord %.3f obj %.3f noobj %.3f cls %.3f prior %.3f)  IoU %.2f recall %.2f  %.0f img/s  ETA %@   ",
+                                      epoch, (time != nil ? "~" : "") + String(epochs), batch, batches, loss, c.coordinates, c.objectness, c.noObject,
                                       c.classification, c.prior, s.averageIoU, s.recall50, rate, formatDuration(eta))
                     FileHandle.standardError.write(Data(line.utf8))
                 case let .epoch(e):
                     if stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-                    var line = String(format: "epoch %3d  loss %.4f  coord %.4f  obj %.4f  noobj %.4f  cls %.4f  prior %.4f  IoU %.3f  recall %.3f  obj %.3f  any-obj %.4f  lr %.2g  %.0f img/s  %.1f s",
-                                      e.epoch, e.loss, e.components.coordinates, e.components.objectness, e.components.noObject,
+                    let number = e.plannedEpochs.map { String(format: "%3d/%d", e.epoch, $0) } ?? String(format: "%3d", e.epoch)
+                    var line = String(format: "epoch %@  loss %.4f  coord %.4f  obj %.4f  noobj %.4f  cls %.4f  prior %.4f  IoU %.3f  recall %.3f  obj %.3f  any-obj %.4f  lr %.2g  %.0f img/s  %.1f s",
+                                      number, e.loss, e.components.coordinates, e.components.objectness, e.components.noObject,
                                       e.components.classification, e.components.prior, e.statistics.averageIoU, e.statistics.recall50,
                                       e.statistics.averageObjectness, e.statistics.averageAnyObjectness, e.learningRate, e.imagesPerSecond, e.seconds)
                     if let m = e.mAP50 { line += String(format: "  val mAP@0.5 %.3f  mAP@[.5:.95] %.3f", m, e.mAP50to95 ?? 0) }
+                    if let budget = options.timeBudget {
+                        // What the budget counts: validation is part of each epoch's time.
+                        if let v = e.validationSeconds { line += String(format: " (%.1f s)", v) }
+                        line += "  time \(formatDuration(trainer.trainedSeconds)) of \(formatDuration(budget))"
+                    }
+                    if let cut = e.batches { line += "  (cut by the time budget after batch \(cut))" }
                     log(line)
                     if json, let data = try? JSONEncoder().encode(e) { print(String(decoding: data, as: UTF8.self)) }
                 case .checkpoint: break
                 }
+            }
+            if result.alreadyComplete, result.timeBudgetSpent, let budget = options.timeBudget {
+                let done = result.epochs.last?.epoch ?? 0
+                print("\(options.outputFolder): already trained \(done) epochs in \(formatDuration(result.trainedSeconds)), its time budget of \(formatDuration(budget)); nothing to do (pass a larger --time to train further)")
+                return
             }
             if result.alreadyComplete {
                 let done = result.epochs.last?.epoch ?? options.epochs
@@ -252,7 +289,8 @@ struct Train: ParsableCommand {
                 log("renders (ground truth dashed, predictions solid): \(options.outputFolder)/overfit/")
                 if result.learned != true { throw ExitCode(2) }
             } else if let last = result.epochs.last {
-                print(String(format: "trained %d epochs in %@: final loss %.4f%@", last.epoch, formatDuration(result.seconds), last.loss,
+                let budget = options.timeBudget.map { " (time budget \(formatDuration($0)), \(formatDuration(result.trainedSeconds)) in epochs)" } ?? ""
+                print(String(format: "trained %d epochs in %@%@: final loss %.4f%@", last.epoch, formatDuration(result.seconds), budget, last.loss,
                              last.mAP50.map { String(format: ", val mAP@0.5 %.3f, mAP@[.5:.95] %.3f", $0, last.mAP50to95 ?? 0) } ?? ""))
             }
         }
@@ -426,7 +464,7 @@ struct Evaluate: ParsableCommand {
             guard dataset.classNames == network.config.classes else {
                 throw ValidationError("the data set's classes \(dataset.classNames) differ from the model's \(network.config.classes)")
             }
-            let samples = try loadSamples(split.items)
+            let samples = try loadSamples(split.items, networkWidth: network.config.inputWidth, networkHeight: network.config.inputHeight)
             let start = Date()
             let result = try evaluateModel(network, on: samples)
             let seconds = Date().timeIntervalSince(start)

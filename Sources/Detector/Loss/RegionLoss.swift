@@ -44,6 +44,35 @@ public struct LossStatistics: Hashable, Sendable, Codable {
     /// anchor (a box with two anchors counts twice; the other statistics are per anchor too).
     public var count: Int = 0
     public init() {}
+
+    /// Sums of two sets of statistics (the means summed, the counts added): with `scaled(by:)`,
+    /// an epoch's image-weighted sums, Σ_batches images · mean.
+    public static func + (a: LossStatistics, b: LossStatistics) -> LossStatistics {
+        var c = LossStatistics()
+        c.averageIoU = a.averageIoU + b.averageIoU; c.recall50 = a.recall50 + b.recall50
+        c.averageObjectness = a.averageObjectness + b.averageObjectness
+        c.averageAnyObjectness = a.averageAnyObjectness + b.averageAnyObjectness
+        c.averageClassProbability = a.averageClassProbability + b.averageClassProbability
+        c.count = a.count + b.count
+        return c
+    }
+
+    /// Every mean times `s`; `count` (boxes, not a mean) unchanged.
+    public func scaled(by s: Float) -> LossStatistics {
+        var c = self
+        c.averageIoU *= s; c.recall50 *= s; c.averageObjectness *= s; c.averageAnyObjectness *= s
+        c.averageClassProbability *= s
+        return c
+    }
+
+    /// Every mean divided by `n` (sums back to means); `count` unchanged. A division, not
+    /// `scaled(by: 1 / n)`: x / n and x · (1/n) can differ in the last bit.
+    public func divided(by n: Float) -> LossStatistics {
+        var c = self
+        c.averageIoU /= n; c.recall50 /= n; c.averageObjectness /= n; c.averageAnyObjectness /= n
+        c.averageClassProbability /= n
+        return c
+    }
 }
 
 public struct RegionLossResult: Sendable {

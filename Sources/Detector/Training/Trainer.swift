@@ -33,6 +33,15 @@ public struct TrainingOptions: Sendable {
     /// Stop this run after this epoch (1-based) as if interrupted, keeping the schedule of
     /// `epochs`; `resume` continues from there exactly.
     public var stopAfterEpoch: Int? = nil
+    /// Train for this many seconds in all (`--time`, in minutes there), validation and
+    /// checkpoints included, planning the epochs to end by then and stretching the warm-up and
+    /// the cosine over the time (`TimeBudget`, `LearningRateSchedule.byTime`); `epochs` is then a
+    /// cap. Resumed runs count the time of their earlier sessions. The schedule follows the
+    /// clock, so such a run is not reproducible to the bit. nil: the schedule is by epochs.
+    public var timeBudget: Double? = nil
+    /// Measure how well the config's anchors fit the training boxes and, when poorly, train with
+    /// anchors by k-means if they fit better (`AnchorChoice`); off: the config's, always.
+    public var autoAnchor = true
     /// The memory a training batch may need (see `ModelConfig.checkMemory`); nil: the
     /// machine's (`MemoryLimit.machine()`: DETECTOR_MEMORY_LIMIT, else physical memory).
     public var memoryLimit: MemoryLimit? = nil
@@ -52,10 +61,18 @@ public struct EpochSummary: Codable, Sendable {
     public var seconds: Double
     public var imagesPerSecond: Double
     public var imagesSeen: Int
+    /// Present when the time budget ended the epoch early: the batches it trained.
+    public var batches: Int? = nil
+    /// Present when the epoch was validated: the seconds validation took (not in `seconds`,
+    /// which is training; a time budget counts both).
+    public var validationSeconds: Double? = nil
+    /// With a time budget: the epochs the plan holds in all, as planned after this one.
+    public var plannedEpochs: Int? = nil
 
     enum CodingKeys: String, CodingKey {
         case epoch, loss, components, statistics, mAP50 = "map50", mAP50to95 = "map50_95"
         case learningRate = "lr", seconds, imagesPerSecond = "images_per_s", imagesSeen = "images_seen"
+        case batches, validationSeconds = "val_seconds", plannedEpochs = "planned_epochs"
     }
 }
 
@@ -88,6 +105,8 @@ public struct TrainingError: Error, CustomStringConvertible, Sendable {
         case partialEpochMismatch
         /// A checkpoint (or its optimizer state) that does not fit the model.
         case badCheckpoint
+        /// A sample resized at load for another network input size than the config's.
+        case samplesForAnotherInput
         case nonFiniteLoss
         case cannotWrite
     }
@@ -108,64 +127,25 @@ public struct TrainingResult: Sendable {
     public var overfitMAP50: Float?
     public var learned: Bool?
     public var verdict: String?
-    /// Resumed a run that had done all its epochs: nothing was trained.
+    /// The anchors trained with, and why.
+    public var anchors: AnchorChoice
+    /// Seconds spent in epochs over all sessions of the run (what a time budget counts).
+    public var trainedSeconds: Double
+    /// Resumed a run that had done all its epochs, or spent its time budget: nothing was trained.
     public var alreadyComplete = false
+    /// The time budget ended the run (also when resumed with no time left).
+    public var timeBudgetSpent = false
     /// The time limit stopped the run in the middle of an epoch: (epoch, batches done in it),
     /// both as saved in last.safetensors.
     public var stoppedInEpoch: (epoch: Int, batch: Int)? = nil
 }
 
-/// An image held in memory with its labels (normalised to the image).
-public struct LoadedSample: Sendable {
-    public var name: String
-    public var image: Image
-    public var objects: [LabeledObject]
-    public init(name: String, image: Image, objects: [LabeledObject]) {
-        self.name = name; self.image = image; self.objects = objects
-    }
-}
-
-/// Reads the images of a split into memory (both cores). A file that cannot be read is an error
-/// naming it.
-public func loadSamples(_ items: [DatasetItem]) throws -> [LoadedSample] {
-    var results = [Result<LoadedSample, Error>?](repeating: nil, count: items.count)
-    results.withUnsafeMutableBufferPointer { out in
-        DispatchQueue.concurrentPerform(iterations: items.count) { k in
-            out[k] = Result {
-                LoadedSample(name: URL(fileURLWithPath: items[k].imagePath).deletingPathExtension().lastPathComponent,
-                             image: try ImageFile.read(path: items[k].imagePath), objects: items[k].objects)
-            }
-        }
-    }
-    return try results.map { try $0!.get() }
-}
-
-/// mAP of `network` on `samples`, through the inference pipeline (batch norm folded,
-/// letterbox, decode, NMS with IoU 0.45 and at most 100 boxes per image), boxes compared in
-/// the original images' pixels. The score threshold is low (0.005) as mAP integrates over all
-/// thresholds (Ultralytics validates at 0.001). Precision and recall are counted at
-/// `operatingThreshold`, the score at which `detect` reports boxes (0.25), so they describe
-/// what a user of `detect` sees.
-public func evaluateModel(_ network: Network, on samples: [LoadedSample], scoreThreshold: Float = 0.005,
-                          operatingThreshold: Float = NMSOptions().scoreThreshold) throws -> EvaluationResult {
-    let detector = try ObjectDetector(network: network)
-    var images: [EvaluationImage] = []
-    let step = 32
-    for start in stride(from: 0, to: samples.count, by: step) {
-        let chunk = Array(samples[start..<min(start + step, samples.count)])
-        let detections = detector.detect(chunk.map(\.image), options: NMSOptions(scoreThreshold: scoreThreshold, maximumDetections: 100))
-        for (sample, found) in zip(chunk, detections) {
-            let truth = sample.objects.map {
-                LabeledObject(classIndex: $0.classIndex, box: $0.box.scaled(x: Float(sample.image.width), y: Float(sample.image.height)))
-            }
-            images.append(EvaluationImage(detections: found, groundTruth: truth))
-        }
-    }
-    return Detector.evaluate(images, classCount: network.config.classes.count, scoreThreshold: operatingThreshold)
-}
-
 /// The training loop: data set → letterbox → augmentation → batch → forward → loss components
-/// → backward → Adam → checkpoint, log, plots.
+/// → backward → Adam → checkpoint, log, plots; in named steps: `run` (the epoch loop),
+/// `trainEpoch`, `trainStep` (one batch), `endEpoch` (validation, results.jsonl, checkpoints,
+/// plot) and `finish` (overfit mode's verdict, renders). Overfit mode's plateau test and verdict
+/// are `OverfitCheck`; the time budget's plan is `TimeBudget`; the anchors `AnchorChoice`; the
+/// checkpoints and resuming `Trainer+Checkpoints.swift`.
 ///
 /// The output folder is locked for the whole run (`RunFolder`). At the end of each epoch its
 /// line goes to results.jsonl first, then best.safetensors (when the epoch is the best so far),
@@ -176,42 +156,84 @@ public func evaluateModel(_ network: Network, on samples: [LoadedSample], scoreT
 ///
 /// A time limit stops the run after the batch running when it passes; mid-epoch, last.safetensors
 /// then holds that partial epoch (weights, optimizer, and the epoch's running sums) and `resume`
-/// finishes the epoch exactly as an uninterrupted run would have.
+/// finishes the epoch exactly as an uninterrupted run would have. A time budget instead plans
+/// the run to end by it (`TimeBudget`): its last epoch may be cut short, and is then ended like
+/// any other (validated, logged, saved).
 public final class Trainer {
+    /// The config trained: the one given, with the anchors of `anchorChoice`.
     public let config: ModelConfig
     public let network: Network
     public let options: TrainingOptions
+    /// The anchors this run trains with, and why.
+    public let anchorChoice: AnchorChoice
     let train: [LoadedSample]
     let validation: [LoadedSample]
     let loss: RegionLoss
     let optimizer: Adam
-    public private(set) var imagesSeen = 0
+    public internal(set) var imagesSeen = 0
     var history: [EpochSummary] = []
     /// Complete epochs before this run (the checkpoint's, on resume).
     var startEpoch = 0
     /// The running sums of epoch `startEpoch` (0-based) when the checkpoint was saved in it.
     var resumedEpoch: EpochProgress? = nil
     var bestScore: Float = -.infinity
-    /// Overfit mode's learning-rate drops at plateaus; saved in checkpoints so that resume is exact.
-    var learningRateScale: Float = 1
-    var plateauWindows = 0
+    /// Overfit mode's learning-rate drops and convergence (saved in checkpoints so that resume is exact).
+    var overfitCheck = OverfitCheck()
+    /// The time spent in epochs over all sessions, and the budget's plan.
+    var timing: TimeBudget
+    /// Seconds spent in epochs over all sessions of the run, this one's up to its last
+    /// complete epoch (what a time budget counts).
+    public var trainedSeconds: Double { timing.spent }
+    /// The budget (seconds) whose last epoch the checkpoint holds; nil: none ended.
+    var budgetEnded: Double? = nil
     /// What last.safetensors holds, for messages ("after epoch 3"); nil: this run has none yet.
     var savedCheckpoint: String? = nil
 
     public init(config: ModelConfig, train: [LoadedSample], validation: [LoadedSample], options: TrainingOptions) throws {
         guard !train.isEmpty else { throw TrainingError(.noTrainingImages, "no training images") }
-        self.config = config
+        let (w, h) = (config.inputWidth, config.inputHeight)
+        if let wrong = (train + validation).first(where: { !$0.canFeed(width: w, height: h) }) {
+            throw TrainingError(.samplesForAnotherInput, "\(wrong.name) was resized at load for another network input size than the config's \(w)x\(h); load the images for this config")
+        }
         self.options = options
         self.train = train
         self.validation = validation
         // Before anything is allocated: a config that fits one image may not fit a batch.
         try config.checkMemory(batch: max(1, min(options.batchSize, train.count)),
                                limit: options.memoryLimit ?? MemoryLimit.machine(), source: config.name)
-        self.network = try Network(config: config, seed: options.seed)
-        var settings = config.loss
+        anchorChoice = Trainer.chooseAnchors(config: config, train: train, options: options)
+        var trained = config
+        trained.anchors = anchorChoice.anchors
+        self.config = trained
+        self.network = try Network(config: trained, seed: options.seed)
+        var settings = trained.loss
         settings.warmupImages = options.warmupImages ?? min(settings.warmupImages, 2 * train.count)
-        self.loss = RegionLoss(settings: settings, layout: config.headLayout)
+        self.loss = RegionLoss(settings: settings, layout: trained.headLayout)
         self.optimizer = Adam(parameters: network.parameters, learningRate: options.learningRate)
+        timing = TimeBudget(seconds: options.timeBudget)
+    }
+
+    /// The anchors to train with: on resume the run's own (those its checkpoint was fitted with,
+    /// when the config still has the anchors the run started from), otherwise `AnchorChoice`'s
+    /// rule on the training boxes unless `autoAnchor` is off.
+    static func chooseAnchors(config: ModelConfig, train: [LoadedSample], options: TrainingOptions) -> AnchorChoice {
+        let given = config.anchors
+        if options.resume {
+            // The checkpoint is read again, and checked, by `restore`: here only its anchors matter.
+            if let checkpoint = try? Checkpoint.load(path: options.outputFolder + "/last.safetensors"),
+               checkpoint.training["anchors"] == "fitted", checkpoint.training["config_anchors"] == anchorList(given),
+               let stored = try? ModelConfig.decode(Data(checkpoint.configJSON.utf8), source: "last.safetensors"),
+               stored.anchors.count == given.count {
+                return AnchorChoice(outcome: .resumed, anchors: stored.anchors, configAnchors: given)
+            }
+            return AnchorChoice(outcome: .resumed, anchors: given, configAnchors: given)
+        }
+        let boxes = boxShapes(train, config: config)
+        guard options.autoAnchor else {
+            return AnchorChoice(outcome: .off, anchors: given, configAnchors: given, configFit: AnchorFit(anchors: given, boxes: boxes))
+        }
+        return AnchorChoice.choose(configAnchors: given, boxes: boxes, gridWidth: config.gridWidth,
+                                   gridHeight: config.gridHeight, seed: options.seed)
     }
 
     var lastPath: String { options.outputFolder + "/last.safetensors" }
@@ -230,7 +252,7 @@ public final class Trainer {
         targets.withUnsafeMutableBufferPointer { out in
             DispatchQueue.concurrentPerform(iterations: indices.count) { n in
                 let sample = samples[indices[n]]
-                var (input, transform) = letterbox(sample.image, width: w, height: h)
+                var (input, transform) = sample.networkInput(width: w, height: h)
                 var objects = sample.objects.map {
                     LabeledObject(classIndex: $0.classIndex, box: transform.sourceNormalisedToNetworkNormalised($0.box))
                 }
@@ -246,195 +268,32 @@ public final class Trainer {
         return targets
     }
 
-    // MARK: Checkpoints
-
-    /// The settings that decide the batches and the steps, stored in each checkpoint and
-    /// compared on resume: (metadata key, name in messages, value).
-    var runSettings: [(key: String, name: String, value: String)] {
-        let a = options.augmentation
-        let augmentation = options.overfit != nil || a == .none
-            ? "none"
-            : "flip \(a.flip) scale \(a.scale) translate \(a.translate) hue \(a.hue) saturation \(a.saturation) value \(a.value)"
-        return [("seed", "seed", String(options.seed)),
-                ("batch_size", "batch size", String(batchSize)),
-                ("train_images", "training images", String(train.count)),
-                ("overfit", "overfit images", options.overfit.map(String.init) ?? "off"),
-                ("learning_rate", "learning rate", "\(options.learningRate)"),
-                ("final_lr_fraction", "final learning-rate fraction", "\(options.finalLearningRateFraction)"),
-                ("warmup_images", "warm-up images", String(loss.settings.warmupImages)),
-                ("augmentation", "augmentation", augmentation)]
-    }
-
-    /// Settings a checkpoint saved mid-epoch must be resumed with: they decide which images
-    /// the rest of that epoch's batches hold.
-    static let partialEpochKeys: Set<String> = ["seed", "batch_size", "train_images", "overfit"]
-
-    /// Saves weights, optimizer state and the training state after `epoch` complete epochs and,
-    /// with `partial`, that many batches of the next.
-    func save(to path: String, epoch: Int, partial: EpochProgress? = nil, summary: EpochSummary? = nil) throws {
-        var training: [String: String] = [:]
-        for setting in runSettings { training[setting.key] = setting.value }
-        training["epoch"] = String(epoch)
-        training["batch"] = String(partial?.batches ?? 0)
-        if let partial { training["partial_epoch"] = partial.encoded }
-        training["epochs"] = String(options.epochs)
-        training["images_seen"] = String(imagesSeen)
-        training["best_score"] = String(bestScore)
-        training["lr_scale"] = String(learningRateScale.bitPattern, radix: 16)
-        training["plateaus"] = String(plateauWindows)
-        if let summary { training["summary"] = String(decoding: try Trainer.encodeLine(summary), as: UTF8.self) }
-        try Checkpoint.save(parameters: network.parameters, configJSON: config.jsonString(), optimizer: optimizer,
-                            training: training, to: path)
-        if path == lastPath {
-            savedCheckpoint = partial.map { "in epoch \(epoch + 1), after batch \($0.batches) of \(batchCount)" } ?? "after epoch \(epoch)"
-        }
-    }
-
-    /// Resumes from `last.safetensors` in the output folder: weights, optimizer state, epoch
-    /// (and the partial epoch's sums), after checking that the config is the checkpoint's and
-    /// the epochs asked for are not fewer than those done; results.jsonl is made to match.
-    func restore(progress: (TrainingEvent) -> Void) throws {
-        try Trainer.checkOutputFolder(options, probeLock: false)
-        let checkpoint = try Checkpoint.load(path: lastPath)
-        try checkConfig(of: checkpoint, progress: progress)
-        try checkpoint.apply(to: network.parameters)
-        try checkpoint.restore(into: optimizer)
-        let stored = checkpoint.training
-        startEpoch = Int(stored["epoch"] ?? "0") ?? 0
-        let batch = Int(stored["batch"] ?? "0") ?? 0
-        if batch > 0 {
-            guard let partial = stored["partial_epoch"].flatMap(EpochProgress.init(encoded:)), partial.batches == batch else {
-                throw TrainingError(.badCheckpoint, "\(lastPath): saved in epoch \(startEpoch + 1) after batch \(batch), but without that epoch's running sums")
-            }
-            resumedEpoch = partial
-        }
-        imagesSeen = Int(stored["images_seen"] ?? "0") ?? 0
-        bestScore = Float(stored["best_score"] ?? "") ?? -.infinity
-        learningRateScale = stored["lr_scale"].flatMap { UInt32($0, radix: 16) }.map(Float.init(bitPattern:)) ?? 1
-        plateauWindows = Int(stored["plateaus"] ?? "0") ?? 0
-        savedCheckpoint = resumedEpoch.map { "in epoch \(startEpoch + 1), after batch \($0.batches)" } ?? "after epoch \(startEpoch)"
-        try checkSettings(stored, progress: progress)
-        try reconcileLog(checkpointSummary: stored["summary"], progress: progress)
-    }
-
-    /// Refuses (or, with `allowConfigChange`, warns about) a config other than the checkpoint's,
-    /// naming what differs.
-    func checkConfig(of checkpoint: Checkpoint, progress: (TrainingEvent) -> Void) throws {
-        let stored: ModelConfig
-        do { stored = try ModelConfig.decode(Data(checkpoint.configJSON.utf8), source: lastPath) } catch {
-            throw TrainingError(.badCheckpoint, "cannot resume from \(lastPath): its stored config cannot be read: \(error)")
-        }
-        guard stored.jsonString() != config.jsonString() else { return }
-        let differences = configDifferences(stored, config).joined(separator: "; ")
-        if options.allowConfigChange {
-            progress(.message("warning: the config differs from the one \(lastPath) was trained with (\(differences)); continuing with the new one as asked"))
-        } else {
-            throw TrainingError(.configChanged, "cannot resume \(options.outputFolder): the config differs from the one last.safetensors was trained with: \(differences). Resume with the run's config, or pass --allow-config-change to go on with this one")
-        }
-    }
-
-    /// Compares the epochs asked for and the run settings with the checkpoint's: fewer epochs
-    /// than done, or a partial epoch that cannot be finished as it began, is an error; any
-    /// other change is a warning (the run goes on, but not as an uninterrupted one would have).
-    func checkSettings(_ stored: [String: String], progress: (TrainingEvent) -> Void) throws {
-        let needed = startEpoch + (resumedEpoch == nil ? 0 : 1)
-        if options.epochs < needed {
-            let state = resumedEpoch.map { "is in epoch \(startEpoch + 1) already (after batch \($0.batches))" } ?? "is after epoch \(startEpoch) already"
-            let ask = resumedEpoch == nil ? "more than \(startEpoch)" : "at least \(needed)"
-            throw TrainingError(.epochsBelowCheckpoint, "cannot resume \(options.outputFolder) for \(options.epochs) epochs: its last.safetensors \(state); ask for \(ask) epochs to train further")
-        }
-        let changed = runSettings.compactMap { setting -> (key: String, text: String)? in
-            guard let old = stored[setting.key], old != setting.value else { return nil }
-            return (setting.key, "\(setting.name) \(old) → \(setting.value)")
-        }
-        if let partial = resumedEpoch {
-            let blocking = changed.filter { Trainer.partialEpochKeys.contains($0.key) }
-            if !blocking.isEmpty || partial.batches >= batchCount {
-                let what = blocking.isEmpty ? "\(batchCount) batches per epoch now" : blocking.map(\.text).joined(separator: ", ")
-                throw TrainingError(.partialEpochMismatch, "cannot resume \(options.outputFolder): its last.safetensors was saved in the middle of epoch \(startEpoch + 1) (after batch \(partial.batches)), and that epoch cannot be finished with other batches (\(what)); resume with the run's --seed, --batch-size, --overfit and data")
-            }
-        }
-        if !changed.isEmpty {
-            progress(.message("warning: resuming with settings other than the run's (\(changed.map(\.text).joined(separator: ", "))): training goes on, but not as the uninterrupted run would have"))
-        }
-        if let old = stored["epochs"], old != String(options.epochs), options.overfit == nil, startEpoch < options.epochs {
-            progress(.message("note: the run was started for \(old) epochs; its learning-rate schedule now runs to epoch \(options.epochs)"))
-        }
-    }
-
-    /// Makes results.jsonl match the checkpoint: lines after its epoch (written by a process
-    /// that died before saving it) are dropped, the checkpoint's own line is put back from the
-    /// checkpoint if missing, and any other missing line is reported.
-    func reconcileLog(checkpointSummary: String?, progress: (TrainingEvent) -> Void) throws {
-        let text = (try? String(contentsOfFile: resultsPath, encoding: .utf8)) ?? ""
-        var kept: [Int: EpochSummary] = [:]
-        var dropped: [Int] = [], unreadable = 0, repeated = 0
-        for line in text.split(separator: "\n") where !line.trimmingCharacters(in: .whitespaces).isEmpty {
-            guard let summary = try? JSONDecoder().decode(EpochSummary.self, from: Data(line.utf8)) else { unreadable += 1; continue }
-            if summary.epoch < 1 || summary.epoch > startEpoch { dropped.append(summary.epoch); continue }
-            if kept[summary.epoch] != nil { repeated += 1 }
-            kept[summary.epoch] = summary
-        }
-        var restored = false
-        if startEpoch > 0, kept[startEpoch] == nil,
-           let line = checkpointSummary, let summary = try? JSONDecoder().decode(EpochSummary.self, from: Data(line.utf8)),
-           summary.epoch == startEpoch {
-            kept[startEpoch] = summary
-            restored = true
-        }
-        history = kept.keys.sorted().map { kept[$0]! }
-        if !dropped.isEmpty || unreadable > 0 || repeated > 0 || restored {
-            var data = Data()
-            for summary in history { data.append(try Trainer.encodeLine(summary)) }
-            try writeAtomically(data, to: resultsPath)
-        }
-        if !dropped.isEmpty {
-            progress(.message("results.jsonl: dropped the line(s) of epoch(s) \(epochList(dropped)), written after the checkpoint's epoch \(startEpoch) (the process stopped before saving it); they are trained again"))
-        }
-        if restored { progress(.message("results.jsonl: the line of epoch \(startEpoch) was missing; restored it from last.safetensors")) }
-        if unreadable > 0 { progress(.message("warning: results.jsonl: dropped \(unreadable) line(s) that are not epoch summaries")) }
-        if repeated > 0 { progress(.message("warning: results.jsonl: \(repeated) epoch(s) had more than one line; kept the last of each")) }
-        let missing = startEpoch > 0 ? (1...startEpoch).filter { kept[$0] == nil } : []
-        if !missing.isEmpty {
-            progress(.message("warning: results.jsonl has no line for epoch(s) \(epochList(missing)) of the \(startEpoch) in last.safetensors; the log and loss.png skip them"))
-        }
-    }
-
-    private func epochList(_ epochs: [Int]) -> String {
-        let shown = epochs.prefix(10).map(String.init).joined(separator: ", ")
-        return epochs.count > 10 ? shown + ", ... (\(epochs.count) in all)" : shown
-    }
-
-    /// Learning rate for an epoch: a linear warm-up over the first epoch's batches, then a cosine
-    /// from `learningRate` down to `finalLearningRateFraction` of it at the last epoch.
-    func learningRate(epoch: Int, batch: Int, batches: Int, epochs: Int) -> Float {
-        let base = options.learningRate
-        if epoch == 0 && batches > 1 && options.overfit == nil {
-            return base * Float(batch + 1) / Float(batches)
-        }
-        let progress = Float(epoch) / Float(max(epochs - 1, 1))
-        let floor = options.finalLearningRateFraction
-        return base * (floor + (1 - floor) * 0.5 * (1 + cos(Float.pi * progress)))
-    }
-
     /// mAP of the network as it is now on `samples` (see `evaluateModel`).
     public func evaluate(_ samples: [LoadedSample], scoreThreshold: Float = 0.005) throws -> EvaluationResult {
         try evaluateModel(network, on: samples, scoreThreshold: scoreThreshold)
     }
 
-    /// Draws predictions (and the ground truth, thinner) for samples into `folder`.
+    /// Draws predictions (and the ground truth, thinner) for samples into `folder`, on the
+    /// picture each sample holds (`LoadedSample.image`: the original, or the network-size one).
     public func render(_ samples: [LoadedSample], into folder: String, scoreThreshold: Float = 0.25) throws -> [String] {
         let detector = try ObjectDetector(network: network)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var paths: [String] = []
         for sample in samples {
-            let found = detector.detect(sample.image, options: NMSOptions(scoreThreshold: scoreThreshold))
-            let truth = sample.objects.map {
-                LabeledObject(classIndex: $0.classIndex, box: $0.box.scaled(x: Float(sample.image.width), y: Float(sample.image.height)))
+            let picture = sample.image
+            // Detections come in the original's pixels; the picture may be smaller.
+            let (sx, sy) = (Float(picture.width) / Float(max(1, sample.width)), Float(picture.height) / Float(max(1, sample.height)))
+            let found = try detector.detect([sample], options: NMSOptions(scoreThreshold: scoreThreshold))[0].map { d in
+                var d = d
+                d.box = d.box.scaled(x: sx, y: sy)
+                return d
             }
-            let picture = renderDetections(on: sample.image, detections: found, classNames: config.classes, groundTruth: truth, minimumSide: 512)
+            let truth = sample.objects.map {
+                LabeledObject(classIndex: $0.classIndex, box: $0.box.scaled(x: Float(picture.width), y: Float(picture.height)))
+            }
+            let drawn = renderDetections(on: picture, detections: found, classNames: config.classes, groundTruth: truth, minimumSide: 512)
             let path = folder + "/" + sample.name + ".png"
-            try PNG.write(picture, to: path)
+            try PNG.write(drawn, to: path)
             paths.append(path)
         }
         return paths
@@ -442,31 +301,8 @@ public final class Trainer {
 
     // MARK: The run
 
-    /// The checks on the output folder that need no data: another trainer must not hold it
-    /// (with `probeLock`, when the folder exists: the lock is taken and let go); without resume,
-    /// a folder holding a run is refused unless `existOK`; with resume, it must hold
-    /// last.safetensors. `run` makes them again under the folder's lock; a command can call
-    /// this first to fail before loading data.
-    public static func checkOutputFolder(_ options: TrainingOptions, probeLock: Bool = true) throws {
-        let folder = options.outputFolder
-        var isFolder: ObjCBool = false
-        if probeLock && FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) && isFolder.boolValue {
-            try RunFolder(path: folder).unlock()
-        }
-        if options.resume {
-            guard FileManager.default.fileExists(atPath: folder + "/last.safetensors") else {
-                let hasLog = FileManager.default.fileExists(atPath: folder + "/results.jsonl")
-                throw TrainingError(.nothingToResume, "cannot resume \(folder): it holds no last.safetensors" + (hasLog
-                    ? " (results.jsonl is there: the run stopped before saving its first checkpoint); start it again with --exist-ok"
-                    : "; train without --resume to start a run there"))
-            }
-        } else {
-            let existing = RunFolder.existingRunFiles(at: folder)
-            if !existing.isEmpty && !options.existOK {
-                throw TrainingError(.existingRun, "\(folder) already holds a training run (\(existing.joined(separator: ", "))); pass --resume to continue it, --exist-ok to overwrite it, or choose another output folder")
-            }
-        }
-    }
+    /// Why the epoch loop ended early, if it did.
+    enum Stop { case timeLimit, budget }
 
     public func run(progress: (TrainingEvent) -> Void) throws -> TrainingResult {
         let started = Date()
@@ -474,87 +310,149 @@ public final class Trainer {
         defer { folder.unlock() }
         if options.resume {
             try restore(progress: progress)
-            if startEpoch >= options.epochs && resumedEpoch == nil {
-                progress(.message("\(options.outputFolder): all \(startEpoch) epochs are done already (last.safetensors is after epoch \(startEpoch)); nothing to train"))
-                return TrainingResult(epochs: history, outputFolder: options.outputFolder,
-                                      seconds: Date().timeIntervalSince(started), alreadyComplete: true)
+            // The budget the checkpoint's epoch ended, or one without room for another batch.
+            let budgetSpent = resumedEpoch == nil && options.timeBudget != nil
+                && (budgetEnded == options.timeBudget || !timing.fits(elapsed: timing.spent, estimates(done: nil)))
+            if resumedEpoch == nil && (startEpoch >= options.epochs || budgetSpent) {
+                progress(.message(budgetSpent
+                    ? String(format: "%@: the time budget of %@ is spent (%@ in %d epochs); nothing to train", options.outputFolder,
+                             formatSeconds(options.timeBudget ?? 0), formatSeconds(timing.spent), startEpoch)
+                    : "\(options.outputFolder): all \(startEpoch) epochs are done already (last.safetensors is after epoch \(startEpoch)); nothing to train"))
+                return TrainingResult(epochs: history, outputFolder: options.outputFolder, seconds: Date().timeIntervalSince(started),
+                                      anchors: anchorChoice, trainedSeconds: timing.spent, alreadyComplete: true,
+                                      timeBudgetSpent: budgetSpent)
             }
             progress(.message("resumed from \(lastPath) \(savedCheckpoint ?? "") (\(imagesSeen) images seen)"))
         } else {
             try Trainer.checkOutputFolder(options, probeLock: false)
             if options.existOK { try folder.removeOutputs() }
         }
+        if anchorChoice.outcome != .resumed || anchorChoice.anchors != anchorChoice.configAnchors {
+            progress(.message(anchorChoice.message))
+        }
         let per = config.inputWidth * config.inputHeight * 3
         let input = UnsafeMutablePointer<Float>.allocate(capacity: batchSize * per)
         defer { input.deallocate() }
         var stoppedInEpoch: (epoch: Int, batch: Int)? = nil
+        var stop: Stop? = nil
 
         // max: a negative `epochs` from a library caller trains nothing instead of trapping.
         epochLoop: for epoch in startEpoch..<max(startEpoch, options.epochs) {
-            let (done, timeUp) = try trainEpoch(epoch, from: epoch == startEpoch ? resumedEpoch : nil, input: input,
-                                                started: started, progress: progress)
-            if timeUp && done.batches < batchCount {
+            let resumed = epoch == startEpoch ? resumedEpoch : nil
+            if resumed == nil && !timing.fits(elapsed: timing.spent, estimates(done: nil)) {
+                stop = .budget
+                break
+            }
+            let (done, ended) = try trainEpoch(epoch, from: resumed, input: input, started: started, progress: progress)
+            if ended == .timeLimit && done.batches < batchCount {
                 try save(to: lastPath, epoch: epoch, partial: done)
                 progress(.checkpoint(path: lastPath, epoch: epoch, batch: done.batches))
                 progress(.message("time limit reached in epoch \(epoch + 1) after batch \(done.batches) of \(batchCount): \(lastPath) holds the partial epoch, and --resume finishes it"))
                 stoppedInEpoch = (epoch + 1, done.batches)
                 break
             }
-            let plateau = try endEpoch(epoch, done, isLast: epoch + 1 == options.epochs || timeUp, progress: progress)
-            switch plateau {
+            // With a budget, the last epoch is also the one after which no batch would fit.
+            let estimate = estimates(done: done)
+            let lastInBudget = !timing.fits(elapsed: timing.spent + done.seconds + estimate.end, estimate)
+            let endsBudget = options.timeBudget != nil && (ended == .budget || lastInBudget)
+            let decision = try endEpoch(epoch, done, cut: ended == .budget, endsBudget: endsBudget,
+                                        isLast: epoch + 1 == options.epochs || ended != nil || lastInBudget, progress: progress)
+            switch decision {
             case .converged: progress(.message("loss converged after \(epoch + 1) epochs")); break epochLoop
             case .dropped: progress(.message("loss plateaued: learning rate ×0.1"))
             case .none: break
             }
-            if timeUp { progress(.message("time limit reached after \(epoch + 1) epochs")); break }
-            if let stop = options.stopAfterEpoch, epoch + 1 >= stop { break }
+            if ended == .timeLimit { progress(.message("time limit reached after \(epoch + 1) epochs")); break }
+            if endsBudget { stop = .budget; break }
+            if let stopAfter = options.stopAfterEpoch, epoch + 1 >= stopAfter { break }
+        }
+        if stop == .budget, let budget = options.timeBudget {
+            progress(.message(String(format: "time budget reached: %d epochs in %@ of %@", history.last?.epoch ?? 0,
+                                     formatSeconds(timing.spent), formatSeconds(budget))))
         }
         var result = try finish(started: started)
         result.stoppedInEpoch = stoppedInEpoch
+        result.timeBudgetSpent = stop == .budget
         return result
     }
 
+    /// The plan's estimates: the mean batch so far (the earlier epochs' and `done`'s, the epoch
+    /// running) and the mean end of an epoch, or before any epoch ended, the validation images
+    /// at half the training speed.
+    func estimates(done: EpochProgress?) -> TimeBudget.Estimates {
+        let batches = timing.batches + (done?.batches ?? 0)
+        let batch = batches > 0 ? (timing.trainingSeconds + (done?.seconds ?? 0)) / Double(batches) : 0
+        // Inference is about a third of a training step per image (no backward pass, batch norm
+        // folded): half is the margin.
+        let end = timing.meanEnd ?? (batch > 0 ? 0.5 * Double(validation.count) * batch / Double(batchSize) : 0)
+        return TimeBudget.Estimates(batch: batch, end: end, batchesPerEpoch: batchCount)
+    }
+
     /// Trains epoch `epoch` (0-based) from batch `resumed.batches` on (from its start without
-    /// `resumed`). Returns the epoch's running sums, and whether the time limit passed: then
-    /// the epoch stopped after the batch that passed it.
+    /// `resumed`). Returns the epoch's running sums, and why it stopped early if it did: the
+    /// time limit passed (after that batch), or the budget has no room for another batch and
+    /// the epoch's end.
     func trainEpoch(_ epoch: Int, from resumed: EpochProgress?, input: UnsafeMutablePointer<Float>, started: Date,
-                    progress: (TrainingEvent) -> Void) throws -> (done: EpochProgress, timeUp: Bool) {
+                    progress: (TrainingEvent) -> Void) throws -> (done: EpochProgress, stop: Stop?) {
         let (batches, batchSize) = (batchCount, self.batchSize)
         var done = resumed ?? EpochProgress(learningRate: options.learningRate)
         let epochStart = Date().addingTimeInterval(-done.seconds)
+        let spentBefore = timing.spent
         var rng = SplitMix64(seed: options.seed &+ UInt64(epoch) &* 7919)
         var order = Array(train.indices)
         order.shuffle(using: &rng)
         for b in done.batches..<batches {
             let indices = Array(order[(b * batchSize)..<min((b + 1) * batchSize, order.count)])
-            let (result, lr) = try trainStep(indices, epoch: epoch, batch: b, batches: batches, input: input)
+            let (result, lr) = try trainStep(indices, epoch: epoch, batch: b, batches: batches, input: input) {
+                self.budgetProgress(epoch: epoch, done: done, spentBefore: spentBefore, epochStart: epochStart)
+            }
             done.images += indices.count
             let weight = Float(indices.count)
             done.sums = done.sums + result.components.scaled(by: weight)
-            done.statistics.averageIoU += result.statistics.averageIoU * weight
-            done.statistics.recall50 += result.statistics.recall50 * weight
-            done.statistics.averageObjectness += result.statistics.averageObjectness * weight
-            done.statistics.averageAnyObjectness += result.statistics.averageAnyObjectness * weight
-            done.statistics.averageClassProbability += result.statistics.averageClassProbability * weight
-            done.statistics.count += result.statistics.count
+            done.statistics = done.statistics + result.statistics.scaled(by: weight)
             done.learningRate = lr
             done.batches = b + 1
             done.seconds = Date().timeIntervalSince(epochStart)
             let rate = Double(done.images) / max(done.seconds, 1e-9)
-            // In Double: epochs × images can exceed Int.
-            let remainingImages = Double(options.epochs - epoch - 1) * Double(train.count) + Double(train.count - done.images)
-            progress(.batch(epoch: epoch + 1, epochs: options.epochs, batch: b + 1, batches: batches, loss: result.total,
+            var epochs = options.epochs
+            var eta: Double
+            let estimate = estimates(done: done)
+            if options.timeBudget != nil {
+                epochs = max(epoch + 1, timing.plannedEpochs(done: epoch, elapsed: spentBefore, estimate, cap: options.epochs))
+                // The planned epochs' end: the budget when the last is cut short, earlier when
+                // no batch fits after the last whole one, or the cap's.
+                let horizon = timing.horizon(done: epoch, elapsed: spentBefore, estimate, cap: options.epochs) ?? 0
+                let end = min(horizon, spentBefore + Double(epochs - epoch) * estimate.epoch)
+                eta = max(0, end - (spentBefore + done.seconds))
+            } else {
+                // In Double: epochs × images can exceed Int.
+                let remainingImages = Double(options.epochs - epoch - 1) * Double(train.count) + Double(train.count - done.images)
+                eta = remainingImages / max(rate, 1e-9)
+            }
+            progress(.batch(epoch: epoch + 1, epochs: epochs, batch: b + 1, batches: batches, loss: result.total,
                             components: result.components, statistics: result.statistics,
-                            imagesPerSecond: rate, etaSeconds: remainingImages / max(rate, 1e-9)))
-            if let limit = options.timeLimit, Date().timeIntervalSince(started) > limit { return (done, true) }
+                            imagesPerSecond: rate, etaSeconds: eta))
+            if let limit = options.timeLimit, Date().timeIntervalSince(started) > limit { return (done, .timeLimit) }
+            if b + 1 < batches && !timing.fits(elapsed: spentBefore + done.seconds, estimate) { return (done, .budget) }
         }
-        return (done, false)
+        return (done, nil)
+    }
+
+    /// With a time budget, the progress p ∈ [0, 1] the learning rate follows: the time trained
+    /// over the plan's horizon (`TimeBudget.horizon`); nil without one.
+    func budgetProgress(epoch: Int, done: EpochProgress, spentBefore: Double, epochStart: Date) -> Double? {
+        guard options.timeBudget != nil else { return nil }
+        let elapsed = spentBefore + Date().timeIntervalSince(epochStart)
+        guard let horizon = timing.horizon(done: epoch, elapsed: spentBefore, estimates(done: done), cap: options.epochs),
+              horizon > 0 else { return 1 }
+        return min(1, elapsed / horizon)
     }
 
     /// One optimisation step on the images at `indices`: forward, loss, backward, Adam. Returns
-    /// the loss and the learning rate used.
-    func trainStep(_ indices: [Int], epoch: Int, batch b: Int, batches: Int,
-                   input: UnsafeMutablePointer<Float>) throws -> (RegionLossResult, Float) {
+    /// the loss and the learning rate used. `budgetProgress` is asked after the backward pass
+    /// (with a time budget the rate depends on the time trained).
+    func trainStep(_ indices: [Int], epoch: Int, batch b: Int, batches: Int, input: UnsafeMutablePointer<Float>,
+                   budgetProgress: () -> Double? = { nil }) throws -> (RegionLossResult, Float) {
         let overfit = options.overfit != nil
         let targets = prepareBatch(indices, samples: train, augment: !overfit && options.augmentation != .none,
                                    epoch: epoch, into: input)
@@ -571,35 +469,58 @@ public final class Trainer {
         }
         network.zeroGradients()
         network.backward(result.gradient)
-        let lr = (overfit ? options.learningRate : learningRate(epoch: epoch, batch: b, batches: batches, epochs: options.epochs)) * learningRateScale
+        let lr = learningRate(epoch: epoch, batch: b, batches: batches, budgetProgress: overfit ? nil : budgetProgress())
+            * overfitCheck.learningRateScale
         optimizer.learningRate = lr
         optimizer.step()
         imagesSeen += indices.count
         return (result, lr)
     }
 
-    enum Plateau { case none, dropped, converged }
+    /// The learning rate of batch `batch` of epoch `epoch` (before overfit mode's plateau
+    /// scale): constant in overfit mode, `LearningRateSchedule.byTime` with a time budget (at
+    /// `budgetProgress`), else `LearningRateSchedule.byEpoch`.
+    func learningRate(epoch: Int, batch: Int, batches: Int, budgetProgress: Double? = nil) -> Float {
+        let (base, floor) = (options.learningRate, options.finalLearningRateFraction)
+        if options.overfit != nil { return base }
+        if let budgetProgress {
+            return LearningRateSchedule.byTime(base: base, floor: floor, progress: budgetProgress, epoch: epoch, batch: batch, batches: batches)
+        }
+        return LearningRateSchedule.byEpoch(base: base, floor: floor, epoch: epoch, batch: batch, batches: batches, epochs: options.epochs)
+    }
 
     /// The end of an epoch: its summary, validation, then results.jsonl's line, best.safetensors
-    /// and last.safetensors in that order (see the type's comment), the loss plot. Returns what
-    /// overfit mode's convergence test decided (its learning-rate drop is in the checkpoint).
-    func endEpoch(_ epoch: Int, _ done: EpochProgress, isLast: Bool, progress: (TrainingEvent) -> Void) throws -> Plateau {
+    /// and last.safetensors in that order (see the type's comment), the loss plot. `cut`: the
+    /// time budget ended the epoch before its last batch; `endsBudget`: the epoch is the
+    /// budget's last (its checkpoint says so, so that a resume with the same budget has nothing to do). Returns what overfit mode's
+    /// convergence test decided (its learning-rate drop is in the checkpoint).
+    func endEpoch(_ epoch: Int, _ done: EpochProgress, cut: Bool, endsBudget: Bool = false, isLast: Bool,
+                  progress: (TrainingEvent) -> Void) throws -> OverfitCheck.Decision {
+        let endStart = Date()
         let overfit = options.overfit != nil
         let n = Float(done.images)
         var summary = EpochSummary(epoch: epoch + 1, loss: done.sums.total / n, components: done.sums.scaled(by: 1 / n),
-                                   statistics: done.statistics, learningRate: done.learningRate, mAP50: nil, mAP50to95: nil,
-                                   seconds: done.seconds, imagesPerSecond: Double(done.images) / max(done.seconds, 1e-9),
+                                   statistics: done.statistics.divided(by: n), learningRate: done.learningRate, mAP50: nil,
+                                   mAP50to95: nil, seconds: done.seconds, imagesPerSecond: Double(done.images) / max(done.seconds, 1e-9),
                                    imagesSeen: imagesSeen)
-        summary.statistics.averageIoU /= n; summary.statistics.recall50 /= n
-        summary.statistics.averageObjectness /= n; summary.statistics.averageAnyObjectness /= n
-        summary.statistics.averageClassProbability /= n
+        if cut { summary.batches = done.batches }
         if !validation.isEmpty && !overfit && ((epoch + 1) % max(1, options.validationInterval) == 0 || isLast) {
             let result = try evaluate(validation)
             summary.mAP50 = result.mAP50
             summary.mAP50to95 = result.mAP50to95
+            summary.validationSeconds = Date().timeIntervalSince(endStart)
+        }
+        // The end's time so far counts in the budget (and the checkpoints); saving them is added after.
+        let measured = Date().timeIntervalSince(endStart)
+        timing.record(batches: done.batches, trainingSeconds: done.seconds, endSeconds: measured)
+        if options.timeBudget != nil {
+            summary.plannedEpochs = cut || isLast ? epoch + 1
+                : max(epoch + 1, timing.plannedEpochs(done: epoch + 1, elapsed: timing.spent, estimates(done: nil),
+                                                      cap: options.epochs))
         }
         history.append(summary)
-        let plateau = overfit ? checkPlateau() : .none
+        budgetEnded = endsBudget ? options.timeBudget : nil
+        let decision = overfit ? overfitCheck.update(losses: history.map(\.loss)) : .none
         try appendResult(summary)
         // Best: highest validation mAP@0.5 when there is a validation split, else lowest loss.
         let score = summary.mAP50 ?? -summary.loss
@@ -607,50 +528,24 @@ public final class Trainer {
         try save(to: lastPath, epoch: epoch + 1, summary: summary)
         progress(.checkpoint(path: lastPath, epoch: epoch + 1, batch: 0))
         try? writeLossPlot()
+        timing.endSeconds += Date().timeIntervalSince(endStart) - measured
         progress(.epoch(summary))
-        return plateau
-    }
-
-    /// Overfit mode's convergence test, every 10 epochs from the 20th: converged when the mean
-    /// loss of the last 10 epochs is within 3% of the 10 before. The first plateau drops the
-    /// learning rate tenfold, the second stops.
-    func checkPlateau() -> Plateau {
-        guard history.count >= 20, history.count % 10 == 0 else { return .none }
-        let recent = history.suffix(10).map(\.loss).reduce(0, +) / 10
-        let before = history.suffix(20).prefix(10).map(\.loss).reduce(0, +) / 10
-        guard recent > 0.97 * before else { return .none }
-        plateauWindows += 1
-        if plateauWindows >= 2 { return .converged }
-        learningRateScale *= 0.1
-        return .dropped
+        return decision
     }
 
     /// After the last epoch: overfit mode's evaluation on the training images, renders and
     /// verdict, or renders of validation images.
     func finish(started: Date) throws -> TrainingResult {
-        let samples = train
         var result = TrainingResult(epochs: history, outputFolder: options.outputFolder,
-                                    seconds: Date().timeIntervalSince(started))
+                                    seconds: Date().timeIntervalSince(started), anchors: anchorChoice, trainedSeconds: timing.spent)
         if options.overfit != nil {
-            let evaluation = try evaluate(samples)
-            result.overfitMAP50 = evaluation.mAP50
-            _ = try render(samples, into: options.outputFolder + "/overfit")
-            let learned = evaluation.mAP50 >= 0.9
-            result.learned = learned
-            var verdict = String(format: "overfit: mAP@0.5 %.3f on %d images after %d epochs (%.0f s): %@",
-                                 evaluation.mAP50, samples.count, history.last?.epoch ?? 0, result.seconds,
-                                 learned ? "learned" : "did not learn")
-            if !learned, let first = history.first, let final = history.last {
-                var stuck: [String] = []
-                let pairs: [(String, Float, Float)] = [
-                    ("coordinates", first.components.coordinates, final.components.coordinates),
-                    ("objectness", first.components.objectness, final.components.objectness),
-                    ("no-object", first.components.noObject, final.components.noObject),
-                    ("class", first.components.classification, final.components.classification)]
-                for (name, a, b) in pairs where b > 0.5 * a { stuck.append(String(format: "%@ %.3f → %.3f", name, a, b)) }
-                verdict += stuck.isEmpty ? "" : " (did not fall by half: " + stuck.joined(separator: ", ") + ")"
-            }
-            result.verdict = verdict
+            let evaluation = try evaluate(train)
+            _ = try render(train, into: options.outputFolder + "/overfit")
+            let verdict = OverfitCheck.verdict(mAP50: evaluation.mAP50, imageCount: train.count, history: history,
+                                               seconds: result.seconds)
+            result.overfitMAP50 = verdict.mAP50
+            result.learned = verdict.learned
+            result.verdict = verdict.text
         } else if !validation.isEmpty {
             _ = try render(Array(validation.prefix(options.renderCount)), into: options.outputFolder + "/predictions")
         }
@@ -691,42 +586,10 @@ public final class Trainer {
     }
 }
 
-/// The running sums of an epoch, from which its summary is made; a checkpoint saved in the
-/// middle of an epoch stores them (`encoded`), so that the resumed epoch's summary is the one
-/// an uninterrupted run would have written.
-struct EpochProgress: Equatable {
-    var batches = 0
-    var images = 0
-    /// Training time of the epoch so far, over all sessions.
-    var seconds: Double = 0
-    var learningRate: Float
-    var sums = LossComponents()
-    var statistics = LossStatistics()
-
-    init(learningRate: Float) { self.learningRate = learningRate }
-
-    private var floats: [Float] {
-        [learningRate, sums.coordinates, sums.objectness, sums.noObject, sums.classification, sums.prior,
-         statistics.averageIoU, statistics.recall50, statistics.averageObjectness, statistics.averageAnyObjectness,
-         statistics.averageClassProbability]
-    }
-
-    /// Exact text: the integers, then every floating-point value as its bit pattern in hex.
-    var encoded: String {
-        ([String(batches), String(images), String(statistics.count), String(seconds.bitPattern, radix: 16)]
-         + floats.map { String($0.bitPattern, radix: 16) }).joined(separator: " ")
-    }
-
-    init?(encoded: String) {
-        let fields = encoded.split(separator: " ")
-        guard fields.count == 15, let batches = Int(fields[0]), let images = Int(fields[1]), let count = Int(fields[2]),
-              let seconds = UInt64(fields[3], radix: 16) else { return nil }
-        let f = fields[4...].compactMap { UInt32($0, radix: 16).map(Float.init(bitPattern:)) }
-        guard f.count == 11 else { return nil }
-        self.init(learningRate: f[0])
-        self.batches = batches; self.images = images; self.seconds = Double(bitPattern: seconds)
-        sums.coordinates = f[1]; sums.objectness = f[2]; sums.noObject = f[3]; sums.classification = f[4]; sums.prior = f[5]
-        statistics.averageIoU = f[6]; statistics.recall50 = f[7]; statistics.averageObjectness = f[8]
-        statistics.averageAnyObjectness = f[9]; statistics.averageClassProbability = f[10]; statistics.count = count
-    }
+/// "4m05s", "42.0 s", "1h02m" for messages.
+func formatSeconds(_ seconds: Double) -> String {
+    guard seconds.isFinite else { return "?" }
+    if seconds < 60 { return String(format: "%.1f s", seconds) }
+    let s = Int(seconds.rounded())
+    return s >= 3600 ? String(format: "%dh%02dm", s / 3600, s % 3600 / 60) : String(format: "%dm%02ds", s / 60, s % 60)
 }
