@@ -400,6 +400,8 @@ private func checkObjects(_ objects: [LabeledObject], classCount: Int) -> String
 /// A field of an accepted label file with a character that no number (as `Int` and `Float`
 /// read them: digits, signs, point, exponent, `nan`, `inf`, hexadecimal) can have.
 private func fieldNoNumberHas(_ text: String) -> String? {
+    // A leading byte-order mark is not a field: the label reader skips it (documented).
+    let text = text.unicodeScalars.first == "\u{FEFF}" ? String(String.UnicodeScalarView(text.unicodeScalars.dropFirst())) : text
     for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
         for field in line.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
             let ok = field.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "+-.".unicodeScalars.contains($0)) }
