@@ -75,7 +75,7 @@ def load():
 def run(cmd, capture=True, log_path=None):
     """Runs cmd; returns (stdout, wall seconds, CPU seconds of it and its children). stderr goes
     to log_path (or through). Exits with the command's output on failure."""
-    log("+ " + " ".join(cmd if len(cmd) < 12 else cmd[:11] + [f"... ({len(cmd) - 11} more)"]))
+    log("+ " + " ".join(cmd if len(cmd) <= 20 else cmd[:12] + [f"... ({len(cmd) - 12} more)"]))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.time()
     err = open(log_path, "w") if log_path else None
@@ -188,7 +188,8 @@ def score_with_pycocotools(model, data, name):
     with open(predictions, "w") as f:
         f.write(out)
     r = coco_map.score(predictions, data)
-    return {"mAP50": round(r["mAP50"], 4), "mAP50to95": round(r["mAP50to95"], 4), "perClassAP50": r["perClassAP50"]}
+    return {"mAP50": round(r["mAP50"], 4), "mAP50to95": round(r["mAP50to95"], 4), "perClassAP50": r["perClassAP50"],
+            "byArea": r["byArea"]}
 
 
 def train_ours(dataset, data, config, budget, use_time, use_coco):

@@ -93,7 +93,7 @@ def main():
         "name": name, "model": a.model, "minutes": a.minutes, "threads": summary.get("torch_threads"),
         "versions": summary.get("versions"),
         "last": {"mAP50": round(scored["mAP50"], 4), "mAP50to95": round(scored["mAP50to95"], 4),
-                 "perClassAP50": scored["perClassAP50"], "scorer": "pycocotools"},
+                 "perClassAP50": scored["perClassAP50"], "byArea": scored["byArea"], "scorer": "pycocotools"},
         "last_ultralytics_val": {"mAP50": own.get("mAP50"), "mAP50to95": own.get("mAP50_95")},
         "best_ultralytics_val": {"mAP50": best.get("metrics/mAP50(B)"), "mAP50to95": best.get("metrics/mAP50-95(B)")},
         "epochs": summary.get("epochs_done"), "train_images_per_s": summary.get("train_img_per_s"),

@@ -451,7 +451,7 @@ public struct OtherShapes: Sendable {
 
 extension SplitMix64 {
     /// Uniform integer in `range`.
-    mutating func nextInt(in range: ClosedRange<Int>) -> Int { range.lowerBound + nextInt(below: range.count) }
+    fileprivate mutating func nextInt(in range: ClosedRange<Int>) -> Int { range.lowerBound + nextInt(below: range.count) }
 }
 
 /// Shared by the writer's workers: a count and the first error, behind a lock.
