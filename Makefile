@@ -96,6 +96,14 @@ fuzz: deps
 	$(BIN)/detector-fuzz --target all --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) --out runs/fuzz \
 	  --corpus Tests/DetectorTests/Fixtures/fuzz
 
+# Accuracy per CPU-minute, a benchmark and not a test (about 35 minutes; twice that with
+# ULTRALYTICS=1): trains under each of BUDGETS="2.5 5 10" minutes on DATASETS=trees,shapes,
+# prints mAP@0.5 and mAP@[.5:.95] per budget and the shipped model on the second generator's
+# shapes, and writes runs/accuracy/results.json (README, "Accuracy").
+.PHONY: accuracy
+accuracy: build
+	python3 scripts/accuracy.py
+
 # The commands in PREFIX/bin and the configs and the trained model in PREFIX/share/detector,
 # where the installed commands look for them (see README, "Installing").
 install: build

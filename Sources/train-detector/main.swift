@@ -300,22 +300,36 @@ struct Train: ParsableCommand {
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the synthetic shapes data set (deterministic: the same seed gives the same bytes).",
-        discussion: "The set is written into a temporary folder beside --out and renamed to --out only when complete: an interrupted run leaves no --out (its temporary folder is deleted by the next run). An --out that exists and is not empty is refused unless --force, which replaces it whole.")
-    @Option(help: "Output folder.") var out = defaultDataFolder
+        discussion: "The set is written into a temporary folder beside --out and renamed to --out only when complete: an interrupted run leaves no --out (its temporary folder is deleted by the next run). An --out that exists and is not empty is refused unless --force, which replaces it whole.\n\n--style other writes the second generator's images (outlines, hatched, gradient and checkered fills, triangles that are not equilateral, rounded and slightly oblong squares, tiny and large shapes, other image sizes, textured backgrounds, clutter and occlusion): for measuring a model trained on the first on shapes drawn differently.")
+    @Option(help: "Output folder (default \(defaultDataFolder), or \(otherDataFolder) with --style other).") var out: String?
     @Option(help: "Training images, \(describe(Limits.trainImages)).") var train = defaultTrainCount
     @Option(help: "Validation images, \(describe(Limits.valImages)).") var val = defaultValCount
     @Option(help: "Seed.") var seed: UInt64 = 1
+    @Option(help: "Generator: shapes (the training generator) or other (the second generator, drawn differently).")
+    var style: Style = .shapes
     @Flag(help: "Write the demo set instead (one split, \(SyntheticShapes.demoCount) images, seed \(SyntheticShapes.demoSeed)): how samples/ was made.")
     var demo = false
     @Flag(help: "Replace an --out that exists and is not empty (the old folder is deleted once the new one is complete).")
     var force = false
 
+    /// Which generator runs.
+    enum Style: String, ExpressibleByArgument, CaseIterable {
+        /// The training generator (`SyntheticShapes`).
+        case shapes
+        /// The second generator (`OtherShapes`): the same classes drawn as the first never draws them.
+        case other
+    }
+
+    static let otherDataFolder = "data/other-shapes"
+
     func validate() throws {
         try check(train, in: Limits.trainImages, "--train")
         try check(val, in: Limits.valImages, "--val")
+        if demo && style != .shapes { throw ValidationError("--demo writes the training generator's demo set: it does not go with --style \(style.rawValue)") }
     }
 
     func run() throws {
+        let out = self.out ?? (style == .other ? Generate.otherDataFolder : defaultDataFolder)
         try report {
             do {
                 if demo {
@@ -324,11 +338,16 @@ struct Generate: ParsableCommand {
                     return
                 }
                 let start = Date()
-                try SyntheticShapes.writeDataset(to: out, trainCount: train, valCount: val, seed: seed, replacing: force) { done, total in
+                let progress: (Int, Int) -> Void = { done, total in
                     if stderrIsTerminal { FileHandle.standardError.write(Data("\r\(done)/\(total) images".utf8)) }
                 }
+                switch style {
+                case .shapes: try SyntheticShapes.writeDataset(to: out, trainCount: train, valCount: val, seed: seed, replacing: force, progress: progress)
+                case .other: try OtherShapes.writeDataset(to: out, trainCount: train, valCount: val, seed: seed, replacing: force, progress: progress)
+                }
                 if stderrIsTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
-                print(String(format: "wrote %d train + %d val images to %@ in %.1f s", train, val, out, Date().timeIntervalSince(start)))
+                print(String(format: "wrote %d train + %d val images to %@ in %.1f s%@", train, val, out, Date().timeIntervalSince(start),
+                             style == .other ? " (--style other)" : ""))
             } catch let error as FolderWriteError where error.kind == .notEmpty {
                 throw CommandError("\(out) already exists and is not empty; pass --force to replace it, or choose another --out")
             }
