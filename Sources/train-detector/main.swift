@@ -49,6 +49,9 @@ enum Limits {
     static let anchors = 1...100
     /// --time, in minutes: up to a week.
     static let timeMinutes: Double = 10080
+    /// --weight-decay: AdamW's λ (lr · λ ≤ 1, so a kernel never changes sign by the decay).
+    static let weightDecay: ClosedRange<Float> = 0...1
+    static let closeMosaic = 0...1_000_000
 }
 
 /// "1 to 1024" for the help texts.
@@ -165,6 +168,14 @@ struct Train: ParsableCommand {
     @Option(help: "Warm-up length in images for the loss's prior term, \(describe(Limits.warmupImages)) (default: the config's, at most two epochs).")
     var warmupImages: Int?
     @Flag(help: "One JSON line per epoch on stdout (results.jsonl's format).") var json = false
+    @Flag(inversion: .prefixedNo, help: "Keep an exponential moving average of the weights (decay and ramp scaled to the run: an average over about max(one epoch, 2% of the run) of steps) and validate, render and write best.safetensors with it; last.safetensors holds the live weights and the average, for --resume. Off by default; not with --overfit.")
+    var ema = false
+    @Option(help: "AdamW's decoupled weight decay on convolution kernels (not biases or batch norm), a finite number from 0 to 1 (default 0: none): each step multiplies every kernel by 1 - lr x this before the Adam update (AdamW; Ultralytics uses 0.0005).")
+    var weightDecay: Float = 0
+    @Flag(inversion: .prefixedNo, help: "Make each training image a mosaic of four (it and three others at half size around a random centre, before the other augmentation), except in the last tenth of the epochs (see --close-mosaic). Off by default; not with --overfit.")
+    var mosaic = false
+    @Option(help: "With --mosaic: train the last this-many epochs without mosaics, \(describe(Limits.closeMosaic)) (default: a tenth of the epochs, at least 1; of the planned epochs with --time).")
+    var closeMosaic: Int?
 
     func validate() throws {
         try check(epochs, in: Limits.epochs, "--epochs")
@@ -184,6 +195,13 @@ struct Train: ParsableCommand {
             throw ValidationError("--time does not apply with --overfit, which trains until the loss converges (--time-limit stops it)")
         }
         try check(warmupImages, in: Limits.warmupImages, "--warmup-images")
+        if !(weightDecay.isFinite && Limits.weightDecay.contains(weightDecay)) {
+            throw ValidationError("--weight-decay must be a finite number from 0 to 1 (got \(weightDecay))")
+        }
+        try check(closeMosaic, in: Limits.closeMosaic, "--close-mosaic")
+        if closeMosaic != nil && !mosaic { throw ValidationError("--close-mosaic only applies with --mosaic") }
+        if overfit != nil && ema { throw ValidationError("--ema does not apply with --overfit, which judges the live weights") }
+        if overfit != nil && mosaic { throw ValidationError("--mosaic does not apply with --overfit, which trains without augmentation") }
         if resume && out == nil { throw ValidationError("--resume needs --out (the folder of the run to continue)") }
         if resume && existOk { throw ValidationError("--resume continues the run in --out and --exist-ok overwrites it: pass one of them") }
         if allowConfigChange && !resume { throw ValidationError("--allow-config-change only applies with --resume") }
@@ -204,6 +222,10 @@ struct Train: ParsableCommand {
             options.allowConfigChange = allowConfigChange
             options.timeLimit = timeLimit
             options.warmupImages = warmupImages
+            options.ema = ema
+            options.weightDecay = weightDecay
+            options.mosaic = mosaic
+            options.closeMosaic = closeMosaic
             if noAugment { options.augmentation = .none }
             // The folder checks that need no data first, so a mistake is not reported after
             // minutes of loading (the trainer checks again under the folder's lock).

@@ -3,8 +3,10 @@ import Foundation
 /// A model in one self-describing safetensors file: every parameter by name, the model config
 /// JSON in `__metadata__["config"]`, and optionally the training state (Adam's moments as
 /// tensors `optimizer.m.<name>` and `optimizer.v.<name>`, and metadata `optimizer.step`,
-/// `epoch`, `images_seen`, ...). A quantized file stores convolution kernels as I8 with a
-/// per-output-channel F32 scale `<name>.scale_q` and is dequantized on load.
+/// `epoch`, `images_seen`, ...) and of the moving average of the weights (tensors `ema.<name>`
+/// and metadata `ema.updates`; see `ExponentialMovingAverage`). A quantized file stores
+/// convolution kernels as I8 with a per-output-channel F32 scale `<name>.scale_q` and is
+/// dequantized on load. An inference file (`export`) holds the weights only.
 public struct Checkpoint: Sendable {
     public static let format = "detector-checkpoint-1"
     public var source: String
@@ -16,11 +18,17 @@ public struct Checkpoint: Sendable {
     public var optimizerStep: Int?
     public var firstMoments: [String: [Float]] = [:]
     public var secondMoments: [String: [Float]] = [:]
+    /// The moving average's values by parameter name (without the `ema.` prefix), and its
+    /// update count; empty and nil when the file holds no moving average.
+    public var emaValues: [String: [Float]] = [:]
+    public var emaUpdates: Int?
 
     /// Writes atomically. With `quantize`, kernels are stored as int8 (symmetric, per output
-    /// channel: the last axis), everything else as F32, and no optimizer state.
+    /// channel: the last axis), everything else as F32, and no optimizer or moving-average
+    /// state. With `ema`, its averaged values as `ema.<name>` and its count as `ema.updates`.
     public static func save(parameters: [Parameter], configJSON: String, optimizer: Adam? = nil,
-                            training: [String: String] = [:], quantize: Bool = false, to path: String) throws {
+                            ema: ExponentialMovingAverage? = nil, training: [String: String] = [:],
+                            quantize: Bool = false, to path: String) throws {
         var file = SafetensorsFile()
         file.metadata = training
         file.metadata["config"] = configJSON
@@ -41,6 +49,10 @@ public struct Checkpoint: Sendable {
                 file.tensors["optimizer.v.\(p.name)"] = StoredTensor(optimizer.secondMoments[p.name]!, shape: p.shape)
             }
         }
+        if let ema, !quantize {
+            file.metadata[ExponentialMovingAverage.updatesKey] = String(ema.updates)
+            for (name, state) in ema.stateTensors { file.tensors[name] = StoredTensor(state.values, shape: state.shape) }
+        }
         try file.write(to: path)
     }
 
@@ -52,7 +64,10 @@ public struct Checkpoint: Sendable {
     /// - an I8 tensor without a `<name>.scale_q` of one finite, positive F32 scale per output
     ///   channel (the last axis), or a scale without its I8 tensor;
     /// - Adam moments that are not all finite, a negative second moment, a moment without its
-    ///   partner or its parameter or of another shape, or moments without `optimizer.step`.
+    ///   partner or its parameter or of another shape, or moments without `optimizer.step`;
+    /// - a moving average (`ema.<name>`) that is not F32 or F16, not all finite, of another
+    ///   shape than its parameter or without it, with a negative `running_var`, or without
+    ///   `ema.updates` (a non-negative integer).
     public static func load(path: String) throws -> Checkpoint {
         let file = try SafetensorsFile.read(path: path)
         func fail(_ reason: String, tensor: String? = nil, field: String? = nil) -> WeightsError {
@@ -64,7 +79,7 @@ public struct Checkpoint: Sendable {
         if let stored = file.metadata["format"], stored != format {
             throw fail("is \"\(stored)\", but this toolkit reads \"\(format)\"", field: "__metadata__.format")
         }
-        for key in ["optimizer.step", "epoch", "images_seen"] {
+        for key in ["optimizer.step", "epoch", "images_seen", ExponentialMovingAverage.updatesKey] {
             if let text = file.metadata[key], (Int(text) ?? -1) < 0 {
                 throw fail("is \"\(text)\", not a non-negative integer", field: "__metadata__.\(key)")
             }
@@ -74,6 +89,7 @@ public struct Checkpoint: Sendable {
         }
         var checkpoint = Checkpoint(source: path, configJSON: config, parameters: [:], shapes: [:], training: file.metadata)
         checkpoint.optimizerStep = file.metadata["optimizer.step"].flatMap { Int($0) }
+        checkpoint.emaUpdates = file.metadata[ExponentialMovingAverage.updatesKey].flatMap { Int($0) }
 
         // In name order, so the first fault reported is the same on every run.
         for name in file.tensors.keys.sorted() {
@@ -89,7 +105,7 @@ public struct Checkpoint: Sendable {
                 guard tensor.dtype == .f32 || tensor.dtype == .f16 else {
                     throw fail("\(tensor.dtype.rawValue), but optimizer state is stored as F32", tensor: name, field: "dtype")
                 }
-                guard let stored = file.tensors[parameter], momentParameter(parameter) == nil, !parameter.hasSuffix(scaleSuffix) else {
+                guard let stored = file.tensors[parameter], isParameterName(parameter) else {
                     throw fail("optimizer state for \"\(parameter)\", which is not a parameter in this file", tensor: name)
                 }
                 guard tensor.shape == stored.shape else {
@@ -105,6 +121,25 @@ public struct Checkpoint: Sendable {
                 } else {
                     checkpoint.firstMoments[parameter] = values
                 }
+                continue
+            }
+            if name.hasPrefix(ExponentialMovingAverage.tensorPrefix) {
+                let parameter = String(name.dropFirst(ExponentialMovingAverage.tensorPrefix.count))
+                guard tensor.dtype == .f32 || tensor.dtype == .f16 else {
+                    throw fail("\(tensor.dtype.rawValue), but a moving average is stored as F32", tensor: name, field: "dtype")
+                }
+                guard let stored = file.tensors[parameter], isParameterName(parameter) else {
+                    throw fail("a moving average of \"\(parameter)\", which is not a parameter in this file", tensor: name)
+                }
+                guard tensor.shape == stored.shape else {
+                    throw fail("shape \(tensor.shape), but its parameter \"\(parameter)\" has shape \(stored.shape)", tensor: name, field: "shape")
+                }
+                let values = tensor.floats
+                try requireFinite(values, name, fail)
+                if parameter.hasSuffix(".running_var") {
+                    try requireNonNegative(values, name, "a moving average of a variance", fail)
+                }
+                checkpoint.emaValues[parameter] = values
                 continue
             }
             let values: [Float]
@@ -141,10 +176,19 @@ public struct Checkpoint: Sendable {
         if !(checkpoint.firstMoments.isEmpty && checkpoint.secondMoments.isEmpty) && checkpoint.optimizerStep == nil {
             throw fail("missing, but the file holds optimizer moments", field: "__metadata__.optimizer.step")
         }
+        if !checkpoint.emaValues.isEmpty && checkpoint.emaUpdates == nil {
+            throw fail("missing, but the file holds a moving average (ema.* tensors)", field: "__metadata__.\(ExponentialMovingAverage.updatesKey)")
+        }
         return checkpoint
     }
 
     private static let scaleSuffix = ".scale_q"
+
+    /// Whether a tensor name can be a parameter's: not optimizer or moving-average state, not
+    /// a quantization scale.
+    private static func isParameterName(_ name: String) -> Bool {
+        momentParameter(name) == nil && !name.hasPrefix(ExponentialMovingAverage.tensorPrefix) && !name.hasSuffix(scaleSuffix)
+    }
 
     /// `optimizer.m.<p>` → (false, p); `optimizer.v.<p>` → (true, p); other names → nil.
     private static func momentParameter(_ name: String) -> (isSecond: Bool, parameter: String)? {
@@ -190,6 +234,17 @@ public struct Checkpoint: Sendable {
             throw WeightsError(file: source, reason: "no optimizer state (a quantized or inference-only file cannot resume training)")
         }
         do { try optimizer.restore(step: step, firstMoments: firstMoments, secondMoments: secondMoments) } catch {
+            throw WeightsError(file: source, reason: "\(error)")
+        }
+    }
+
+    /// Restores the moving average saved with the weights: its count and every parameter's
+    /// average (`ExponentialMovingAverage.restore` checks that they are the model's).
+    public func restore(into ema: ExponentialMovingAverage) throws {
+        guard let updates = emaUpdates else {
+            throw WeightsError(file: source, reason: "no moving average of the weights (\(ExponentialMovingAverage.updatesKey) and ema.* tensors)")
+        }
+        do { try ema.restore(updates: updates, values: emaValues) } catch {
             throw WeightsError(file: source, reason: "\(error)")
         }
     }

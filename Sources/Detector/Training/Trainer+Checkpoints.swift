@@ -18,7 +18,28 @@ extension Trainer {
                 ("final_lr_fraction", "final learning-rate fraction", "\(options.finalLearningRateFraction)"),
                 ("warmup_images", "warm-up images", String(loss.settings.warmupImages)),
                 ("augmentation", "augmentation", augmentation),
-                ("time_budget", "time budget", options.timeBudget.map { "\($0) s" } ?? "off")]
+                ("time_budget", "time budget", options.timeBudget.map { "\($0) s" } ?? "off"),
+                ("ema", "moving average", emaSetting),
+                ("weight_decay", "weight decay", "\(options.weightDecay)"),
+                ("mosaic", "mosaic", !options.mosaic || options.overfit != nil ? "off"
+                    : options.closeMosaic.map { "off for the last \($0) epochs" } ?? "off for the last tenth of the epochs")]
+    }
+
+    /// The moving average's settings as stored (`decay D ramp T`, each Float as Swift prints
+    /// it, which reads back exactly), "off", or before a time budget's first batch has chosen them
+    /// "on, not yet scaled".
+    var emaSetting: String {
+        guard usesEMA else { return "off" }
+        guard let ema else { return "on, not yet scaled" }
+        return "decay \(ema.decay) ramp \(ema.rampUpdates)"
+    }
+
+    /// The settings in `emaSetting`'s text; nil for any other.
+    static func emaSettings(_ text: String) -> ExponentialMovingAverage.Settings? {
+        let fields = text.split(separator: " ")
+        guard fields.count == 4, fields[0] == "decay", fields[2] == "ramp", let decay = Float(fields[1]),
+              let ramp = Float(fields[3]), decay.isFinite, (0..<1).contains(decay), ramp.isFinite, ramp > 0 else { return nil }
+        return ExponentialMovingAverage.Settings(decay: decay, rampUpdates: ramp)
     }
 
     /// Settings a checkpoint saved mid-epoch must be resumed with: they decide which images
@@ -43,8 +64,12 @@ extension Trainer {
         training["anchors"] = config.anchors == anchorChoice.configAnchors ? "config" : "fitted"
         training["config_anchors"] = anchorList(anchorChoice.configAnchors)
         if let summary { training["summary"] = String(decoding: try Trainer.encodeLine(summary), as: UTF8.self) }
+        // With the average in the model (best.safetensors) the file's weights are the average:
+        // its state would repeat them, and the live weights are in last.safetensors.
+        let emaState = ema?.isSwapped == false ? ema : nil
+        if ema?.isSwapped == true { training["weights"] = "ema" }
         try Checkpoint.save(parameters: network.parameters, configJSON: config.jsonString(), optimizer: optimizer,
-                            training: training, to: path)
+                            ema: emaState, training: training, to: path)
         if path == lastPath {
             savedCheckpoint = partial.map { "in epoch \(epoch + 1), after batch \($0.batches) of \(batchCount)" } ?? "after epoch \(epoch)"
         }
@@ -75,9 +100,36 @@ extension Trainer {
         // A checkpoint from before the time was kept: the budget starts now.
         budgetEnded = stored["budget_ended"].flatMap(Double.init)
         timing = stored["time"].flatMap { TimeBudget(encoded: $0, seconds: options.timeBudget) } ?? TimeBudget(seconds: options.timeBudget)
+        try restoreEMA(from: checkpoint, progress: progress)
         savedCheckpoint = resumedEpoch.map { "in epoch \(startEpoch + 1), after batch \($0.batches)" } ?? "after epoch \(startEpoch)"
         try checkSettings(stored, progress: progress)
         try reconcileLog(checkpointSummary: stored["summary"], progress: progress)
+    }
+
+    /// The moving average on resume: the checkpoint's, with this run's settings (a change is
+    /// warned about by `checkSettings`), with a time budget the run's as stored. A checkpoint
+    /// without one (trained without `ema`) starts it from the restored weights; a checkpoint's
+    /// average is dropped, with a note, when this run has none. After `timing` is restored.
+    func restoreEMA(from checkpoint: Checkpoint, progress: (TrainingEvent) -> Void) throws {
+        guard usesEMA else {
+            if checkpoint.emaUpdates != nil {
+                progress(.message("note: \(lastPath) holds a moving average of the weights; this run trains without one (validation and best.safetensors use the live weights)"))
+            }
+            return
+        }
+        guard checkpoint.emaUpdates != nil else {
+            // Made in init from the initial weights: start from the restored ones (with a time
+            // budget it is made after the next batch).
+            if let ema { self.ema = ExponentialMovingAverage(parameters: network.parameters, decay: ema.decay, rampUpdates: ema.rampUpdates) }
+            progress(.message("note: \(lastPath) holds no moving average of the weights (trained without one): the average starts from its weights"))
+            return
+        }
+        if options.timeBudget != nil {
+            let planned = max(startEpoch + 1, timing.plannedEpochs(done: startEpoch, elapsed: timing.spent, estimates(done: nil), cap: options.epochs))
+            let settings = checkpoint.training["ema"].flatMap(Trainer.emaSettings) ?? .scaled(stepsPerEpoch: batchCount, epochs: planned)
+            ema = ExponentialMovingAverage(parameters: network.parameters, settings: settings)
+        }
+        if let ema { try checkpoint.restore(into: ema) }
     }
 
     /// Refuses (or, with `allowConfigChange`, warns about) a config other than the checkpoint's,
