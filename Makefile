@@ -5,7 +5,7 @@ SWIFT      ?= swift
 BIN        := .build/release
 PREFIX     ?= /usr/local
 SHARE      := $(PREFIX)/share/detector
-APT_PKGS   := libpng-dev libturbojpeg0-dev libopenblas-dev pkg-config
+APT_PKGS   := libpng-dev libturbojpeg0-dev libopenblas-dev libfreetype-dev pkg-config fonts-dejavu-core fonts-wqy-microhei
 DATA       ?= data/shapes
 MODEL      := models/tiny-dsc-shapes.safetensors
 # Shipped model: trained deterministically by `make model` (see README).

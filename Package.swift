@@ -34,7 +34,9 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libturbojpeg",
                        providers: [.apt(["libturbojpeg0-dev"])]),
-        .target(name: "Detector", dependencies: ["CPNG", "CJPEG", "COpenBLAS"], swiftSettings: optimised),
+        .systemLibrary(name: "CFreeType", path: "Sources/CFreeType", pkgConfig: "freetype2",
+                       providers: [.apt(["libfreetype-dev"])]),
+        .target(name: "Detector", dependencies: ["CPNG", "CJPEG", "COpenBLAS", "CFreeType"], swiftSettings: optimised),
         .target(name: "CommandSupport", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -3,6 +3,8 @@
 /// baseline; g, j, p, q and y have their descender in row 7 (in the LCD font they are squeezed
 /// into 7 rows, and "triangle" reads as "trian9le"). Characters outside the range draw as '?'.
 /// Each glyph advances 6 pixels (one blank column); a line is 8 pixels high (scaled).
+/// `Font.bitmap` draws with it; it is also what `Font.standard` falls back to when no font
+/// file is found.
 enum BitmapFont {
     static let glyphWidth = 5
     static let glyphHeight = 8
@@ -65,12 +67,31 @@ enum BitmapFont {
         if code < 32 || code > 126 { code = 63 }
         return (columns[(code - 32) * glyphWidth + column] >> UInt8(row)) & 1 == 1
     }
+
+    /// The glyphs of 32...126 as coverage bitmaps, 5 x 8, at scale 1.
+    private static let glyphs: [Glyph] = (32...126).map { code in
+        let character = Character(Unicode.Scalar(UInt8(code)))
+        var coverage = [UInt8](repeating: 0, count: glyphWidth * glyphHeight)
+        for row in 0..<glyphHeight { for column in 0..<glyphWidth where pixel(character, column: column, row: row) { coverage[row * glyphWidth + column] = 255 } }
+        return Glyph(left: 0, top: 7, width: glyphWidth, rows: glyphHeight, block: 1, advance: advance, coverage: coverage)
+    }
+
+    /// The glyph of `character` ('?' outside printable ASCII), each font pixel a `scale` x
+    /// `scale` block; rows 0-6 above the baseline.
+    static func glyph(_ character: Character, scale: Int) -> Glyph {
+        var code = Int(character.asciiValue ?? 63)
+        if code < 32 || code > 126 { code = 63 }
+        var glyph = glyphs[code - 32]
+        glyph.block = scale; glyph.top = 7 * scale; glyph.advance = advance * scale
+        return glyph
+    }
 }
 
-/// Width in pixels of `text` drawn at `scale`.
-public func textWidth(_ text: String, scale: Int = 1) -> Int {
-    text.isEmpty ? 0 : (text.count * BitmapFont.advance - 1) * scale
+/// Width in pixels of `text` drawn at `scale` in `font` (the built-in bitmap font unless given).
+public func textWidth(_ text: String, scale: Int = 1, font: Font = .bitmap) -> Int {
+    font.width(of: text, scale: scale)
 }
 
-/// Height in pixels of one line of text at `scale` (the glyph cell with its descender row).
-public func textHeight(scale: Int = 1) -> Int { BitmapFont.glyphHeight * scale }
+/// Height in pixels of one line of text at `scale` in `font` (the built-in bitmap font unless
+/// given: the glyph cell with its descender row).
+public func textHeight(scale: Int = 1, font: Font = .bitmap) -> Int { font.lineHeight(scale: scale) }

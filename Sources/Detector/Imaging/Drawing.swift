@@ -86,33 +86,55 @@ extension Image {
         }
     }
 
-    /// Text in the built-in 5 x 7 font, top-left corner at (x, y), each font pixel a
-    /// `scale` x `scale` square; clipped to the image.
-    public mutating func drawText(_ text: String, x: Int, y: Int, color: RGB, scale: Int = 1) {
-        var cursor = x
-        for character in text {
-            for column in 0..<BitmapFont.glyphWidth {
-                for row in 0..<BitmapFont.glyphHeight where BitmapFont.pixel(character, column: column, row: row) {
-                    fillRectangle(x0: cursor + column * scale, y0: y + row * scale,
-                                  x1: cursor + (column + 1) * scale, y1: y + (row + 1) * scale, color)
+    /// Text with the top-left corner of its line at (x, y), clipped to the image, in `font`:
+    /// the built-in 5 x 7 bitmap font unless given (each font pixel a `scale` x `scale`
+    /// square, in `color` exactly), or a font file's anti-aliased glyphs at
+    /// `Font.pixelsPerEm` · `scale` pixels per em, blended over the image by their coverage.
+    public mutating func drawText(_ text: String, x: Int, y: Int, color: RGB, scale: Int = 1, font: Font = .bitmap) {
+        let layout = font.layout(text, scale: scale)
+        for (pen, glyph) in layout.glyphs { draw(glyph, x: x + pen, baseline: y + layout.ascent, color: color) }
+    }
+
+    /// One glyph with its pen at (x, baseline): each coverage value a `block`-pixel square,
+    /// out = image + (color − image) · coverage / 255 per channel, rounded.
+    mutating func draw(_ glyph: Glyph, x: Int, baseline: Int, color: RGB) {
+        let b = glyph.block, left = x + glyph.left, top = baseline - glyph.top
+        for row in 0..<glyph.rows {
+            let y0 = max(0, top + row * b), y1 = min(height, top + (row + 1) * b)
+            guard y0 < y1 else { continue }
+            for column in 0..<glyph.width {
+                let a = Int(glyph.coverage[row * glyph.width + column])
+                let x0 = max(0, left + column * b), x1 = min(width, left + (column + 1) * b)
+                guard a > 0, x0 < x1 else { continue }
+                for py in y0..<y1 {
+                    for px in x0..<x1 {
+                        let o = (py * width + px) * 3
+                        if a == 255 {
+                            pixels[o] = color.r; pixels[o + 1] = color.g; pixels[o + 2] = color.b
+                        } else {
+                            pixels[o] = UInt8((Int(pixels[o]) * (255 - a) + Int(color.r) * a + 127) / 255)
+                            pixels[o + 1] = UInt8((Int(pixels[o + 1]) * (255 - a) + Int(color.g) * a + 127) / 255)
+                            pixels[o + 2] = UInt8((Int(pixels[o + 2]) * (255 - a) + Int(color.b) * a + 127) / 255)
+                        }
+                    }
                 }
             }
-            cursor += BitmapFont.advance * scale
         }
     }
 
-    /// A filled tag with `text`, placed with its bottom-left at (x, bottom) and shifted to stay
-    /// inside the image; the text is white or black, whichever reads better on `background`.
-    public mutating func drawLabel(_ text: String, x: Int, bottom: Int, background: RGB, scale: Int) {
-        let r = labelRectangle(text, x: x, bottom: bottom, scale: scale)
+    /// A filled tag with `text` in `font`, placed with its bottom-left at (x, bottom) and
+    /// shifted to stay inside the image; the text is white or black, whichever reads better on
+    /// `background`, with `scale` pixels of padding on each side.
+    public mutating func drawLabel(_ text: String, x: Int, bottom: Int, background: RGB, scale: Int, font: Font = .bitmap) {
+        let r = labelRectangle(text, x: x, bottom: bottom, scale: scale, font: font)
         fillRectangle(x0: r.left, y0: r.top, x1: r.left + r.width, y1: r.top + r.height, background)
-        drawText(text, x: r.left + scale, y: r.top + scale, color: background.luminance > 140 ? .black : .white, scale: scale)
+        drawText(text, x: r.left + scale, y: r.top + scale, color: background.luminance > 140 ? .black : .white, scale: scale, font: font)
     }
 
     /// Where `drawLabel` puts a tag: its pixel rectangle inside the image.
-    func labelRectangle(_ text: String, x: Int, bottom: Int, scale: Int) -> TagRectangle {
+    func labelRectangle(_ text: String, x: Int, bottom: Int, scale: Int, font: Font = .bitmap) -> TagRectangle {
         let pad = scale
-        let w = textWidth(text, scale: scale) + 2 * pad, h = textHeight(scale: scale) + 2 * pad
+        let w = font.width(of: text, scale: scale) + 2 * pad, h = font.lineHeight(scale: scale) + 2 * pad
         return TagRectangle(left: max(0, min(x, width - w)), top: max(0, min(bottom - h, height - h)), width: w, height: h)
     }
 }
@@ -151,9 +173,12 @@ func placeTags(count: Int, avoiding occupied: [TagRectangle] = [], candidates: (
 /// edge at the bottom of the image), so a person can compare the two. Outlines are drawn
 /// first and tags last, so no outline crosses a tag; a tag that would cover a better
 /// detection's tag moves (inside the box's top edge, higher, or under the box), and any
-/// overlap left shows the best detection's tag on top. Text is 1 pixel per font pixel below a 300-pixel short
-/// side, 2 from 300, 3 from 600; tag text is black or white by the tag's luminance. A tag
-/// wider than the image has its class name cut (ending in '.') and keeps its score.
+/// overlap left shows the best detection's tag on top. Text is at scale 1 below a 300-pixel
+/// short side, 2 from 300, 3 from 600 (in `font`, `Font.standard` unless given: 10, 20 or 30
+/// pixels per em, or the bitmap font's 8-, 16- or 24-pixel line); tag text is black or white
+/// by the tag's luminance. A tag wider than the image has its class name cut between two
+/// characters (grapheme clusters, so never inside one), ending in "…" (or '.' when the font
+/// lacks it), and keeps its score.
 /// Boxes with non-finite coordinates are skipped; any other box is clipped to the image.
 ///
 /// With `minimumSide`, a small image is first enlarged by an integer factor (nearest
@@ -161,7 +186,7 @@ func placeTags(count: Int, avoiding occupied: [TagRectangle] = [], candidates: (
 /// readable next to the shapes; boxes are scaled with it. The factor is capped so that the
 /// enlarged image stays within `maximumRenderPixels`.
 public func renderDetections(on image: Image, detections: [Detection], classNames: [String],
-                             groundTruth: [LabeledObject]? = nil, minimumSide: Int = 0) -> Image {
+                             groundTruth: [LabeledObject]? = nil, minimumSide: Int = 0, font: Font = .standard) -> Image {
     let pixels = max(1, image.width * image.height)
     let cap = max(1, Int((Double(maximumRenderPixels) / Double(pixels)).squareRoot()))
     let factor = min(cap, max(1, Int((Double(minimumSide) / Double(max(1, min(image.width, image.height)))).rounded(.up))))
@@ -170,7 +195,8 @@ public func renderDetections(on image: Image, detections: [Detection], className
         return renderDetections(on: image.enlarged(by: factor),
                                 detections: detections.map { Detection(box: $0.box.scaled(x: f, y: f), classIndex: $0.classIndex, score: $0.score) },
                                 classNames: classNames,
-                                groundTruth: groundTruth?.map { LabeledObject(classIndex: $0.classIndex, box: $0.box.scaled(x: f, y: f)) })
+                                groundTruth: groundTruth?.map { LabeledObject(classIndex: $0.classIndex, box: $0.box.scaled(x: f, y: f)) },
+                                font: font)
     }
     var canvas = image
     let shortSide = min(image.width, image.height)
@@ -186,49 +212,65 @@ public func renderDetections(on image: Image, detections: [Detection], className
         canvas.drawRectangle(truth.box, color: RGB.forClass(truth.classIndex), thickness: 1, dashed: true)
     }
     for d in found { canvas.drawRectangle(d.box, color: RGB.forClass(d.classIndex), thickness: thickness) }
-    // A tag wider than the image: the name is cut and ends in '.', the score is kept.
-    func fitted(_ name: String, _ suffix: String, scale: Int) -> String {
-        // n characters and the padding take (6n − 1 + 2) · scale pixels.
-        let room = (image.width - scale) / (BitmapFont.advance * scale)
-        guard name.count + suffix.count > room, name.count > 1 else { return name + suffix }
-        let keep = max(1, room - suffix.count - 1)
-        return keep >= name.count ? name + suffix : String(name.prefix(keep)) + "." + suffix
-    }
-    let tagHeight = textHeight(scale: scale) + 2 * scale
+    let tagHeight = font.lineHeight(scale: scale) + 2 * scale
     // Tags of overlapping boxes would cover each other: the best detection's tag goes first
     // where it prefers, a later one tries inside its box's top edge, then higher above it,
     // then under the box. Drawn lowest score first, so any overlap left shows the best on top.
     let best = Array(found.reversed())
-    let tags = best.map { fitted(name($0.classIndex), " " + String(format: "%.2f", $0.score), scale: scale) }
+    let room = image.width - 2 * scale
+    let tags = best.map { fittedTag(name($0.classIndex), suffix: " " + String(format: "%.2f", $0.score), room: room, font: font, scale: scale) }
     let placed = placeTags(count: best.count, candidates: { i in
         let y1 = pixel(best[i].box.y1, image.height), y2 = pixel(best[i].box.y2, image.height)
         // Above the box; inside its top edge when there is no room above.
         let preferred = y1 >= tagHeight ? y1 : max(y1, 0) + tagHeight
         return [preferred, max(y1, 0) + tagHeight, y1 - tagHeight, y1 - 2 * tagHeight, y2 + tagHeight]
     }, rectangle: { i, bottom in
-        canvas.labelRectangle(tags[i], x: pixel(best[i].box.x1, image.width), bottom: bottom, scale: scale)
+        canvas.labelRectangle(tags[i], x: pixel(best[i].box.x1, image.width), bottom: bottom, scale: scale, font: font)
     })
     // Ground-truth tags under their boxes (inside the bottom edge when there is no room
     // below), moved inside the bottom edge or above the box when a detection's tag or an
     // earlier ground-truth tag is there.
-    let truthTags = truths.map { fitted("gt " + name($0.classIndex), "", scale: scale) }
+    let truthTags = truths.map { fittedTag("gt " + name($0.classIndex), suffix: "", room: room, font: font, scale: scale) }
     let truthPlaced = placeTags(count: truths.count, avoiding: placed.map(\.rectangle), candidates: { i in
         let y1 = pixel(truths[i].box.y1, image.height), y2 = pixel(truths[i].box.y2, image.height)
         let preferred = y2 + tagHeight <= image.height ? y2 + tagHeight : y2
         return [preferred, y2, max(y1, 0) + tagHeight, y1]
     }, rectangle: { i, bottom in
-        canvas.labelRectangle(truthTags[i], x: pixel(truths[i].box.x1, image.width), bottom: bottom, scale: scale)
+        canvas.labelRectangle(truthTags[i], x: pixel(truths[i].box.x1, image.width), bottom: bottom, scale: scale, font: font)
     })
     for (i, truth) in truths.enumerated() {
         let color = RGB.forClass(truth.classIndex)
         let dark = RGB(UInt8(Float(color.r) * 0.6), UInt8(Float(color.g) * 0.6), UInt8(Float(color.b) * 0.6))
-        canvas.drawLabel(truthTags[i], x: pixel(truth.box.x1, image.width), bottom: truthPlaced[i].bottom, background: dark, scale: scale)
+        canvas.drawLabel(truthTags[i], x: pixel(truth.box.x1, image.width), bottom: truthPlaced[i].bottom, background: dark, scale: scale, font: font)
     }
     for i in (0..<best.count).reversed() {
         canvas.drawLabel(tags[i], x: pixel(best[i].box.x1, image.width), bottom: placed[i].bottom,
-                         background: RGB.forClass(best[i].classIndex), scale: scale)
+                         background: RGB.forClass(best[i].classIndex), scale: scale, font: font)
     }
     return canvas
+}
+
+/// A tag's text, `name` + `suffix`, when it is at most `room` pixels wide in `font` at
+/// `scale`; else the longest prefix of `name`'s characters (grapheme clusters: never part of
+/// a multi-byte character, nor a letter without its combining marks) that fits with the
+/// font's ellipsis and `suffix`, trailing spaces dropped, and at least one character even
+/// when that does not fit. A one-character name is never cut. Binary search: the width
+/// grows with the prefix.
+func fittedTag(_ name: String, suffix: String, room: Int, font: Font, scale: Int) -> String {
+    let characters = Array(name)
+    guard characters.count > 1, font.width(of: name + suffix, scale: scale) > room else { return name + suffix }
+    let ellipsis = font.ellipsis
+    func cut(_ n: Int) -> String {
+        var kept = String(characters[..<n])
+        while kept.count > 1, kept.last?.isWhitespace == true { kept.removeLast() }
+        return kept + ellipsis + suffix
+    }
+    var (lo, hi) = (1, characters.count - 1)
+    while lo < hi {
+        let mid = (lo + hi + 1) / 2
+        if font.width(of: cut(mid), scale: scale) <= room { lo = mid } else { hi = mid - 1 }
+    }
+    return cut(lo)
 }
 
 /// The largest image `renderDetections` enlarges to (16 megapixels, 48 MB).

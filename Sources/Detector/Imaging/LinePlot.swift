@@ -25,7 +25,10 @@ public struct LinePlot {
         let gray = RGB(200, 200, 200), ink = RGB(40, 40, 40)
         let left = 70, right = series.contains { $0.secondary } ? 60 : 20, top = 34, bottom = 46
         let plotW = width - left - right, plotH = height - top - bottom
-        image.drawText(title, x: (width - textWidth(title, scale: 2)) / 2, y: 8, color: ink, scale: 2)
+        // The title holds the model's name, any UTF-8: `Font.standard`. The other text is
+        // this file's own ASCII (numbers, "epoch", the series' names) in the bitmap font,
+        // whose fixed 6-pixel advance the legend's layout counts on.
+        image.drawText(title, x: (width - textWidth(title, scale: 2, font: .standard)) / 2, y: 8, color: ink, scale: 2, font: .standard)
         let count = series.map(\.values.count).max() ?? 0
         let primary = series.filter { !$0.secondary }.flatMap(\.values).filter { $0.isFinite && (!logScale || $0 > 0) }
         guard count > 0, !primary.isEmpty else { return image }

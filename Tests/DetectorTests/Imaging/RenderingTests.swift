@@ -1,14 +1,16 @@
 import Testing
 @testable import Detector
 
-/// `renderDetections` and the text primitives: where boxes, tags and glyphs land, pixel by pixel.
+/// `renderDetections` and the text primitives: where boxes, tags and glyphs land, pixel by
+/// pixel, in the built-in bitmap font (whose metrics are fixed; the font files' are tested
+/// in RenderingFontTests).
 @Suite struct RenderingTests {
     static let black = Image(width: 100, height: 100, fill: (0, 0, 0))
 
     /// A 100-pixel image: scale 1 text, 2-pixel outlines; tags are 8 + 2 = 10 pixels high.
     @Test func outlineHasTheClassColourAndTheTagSitsAboveTheBox() {
         let d = Detection(box: BoundingBox(x1: 10, y1: 20, x2: 40, y2: 50), classIndex: 2, score: 0.5)
-        let image = renderDetections(on: Self.black, detections: [d], classNames: ["a", "b", "c"])
+        let image = renderDetections(on: Self.black, detections: [d], classNames: ["a", "b", "c"], font: .bitmap)
         let color = RGB.forClass(2)
         #expect(image.pixel(x: 10, y: 35) == color && image.pixel(x: 11, y: 35) == color)   // left edge, 2 px
         #expect(image.pixel(x: 39, y: 35) == color && image.pixel(x: 38, y: 35) == color)   // right edge (x2 exclusive)
@@ -24,7 +26,7 @@ import Testing
     @Test func overlappingTagsMoveApart() {
         let better = Detection(box: BoundingBox(x1: 10, y1: 30, x2: 60, y2: 80), classIndex: 1, score: 0.9)
         let worse = Detection(box: BoundingBox(x1: 14, y1: 32, x2: 64, y2: 82), classIndex: 1, score: 0.3)
-        let image = renderDetections(on: Self.black, detections: [worse, better], classNames: ["a", "b"])
+        let image = renderDetections(on: Self.black, detections: [worse, better], classNames: ["a", "b"], font: .bitmap)
         let color = RGB.forClass(1)
         // "b 0.90" is 37 pixels wide from x = 10; "b 0.30" from x = 14.
         #expect(image.pixel(x: 10, y: 20) == color && image.pixel(x: 10, y: 29) == color)
@@ -37,7 +39,7 @@ import Testing
     @Test func groundTruthTagMakesWayForADetectionTag() {
         let d = Detection(box: BoundingBox(x1: 10, y1: 50, x2: 60, y2: 90), classIndex: 0, score: 0.9)
         let truth = LabeledObject(classIndex: 1, box: BoundingBox(x1: 10, y1: 10, x2: 50, y2: 40))
-        let image = renderDetections(on: Self.black, detections: [d], classNames: ["a", "b"], groundTruth: [truth])
+        let image = renderDetections(on: Self.black, detections: [d], classNames: ["a", "b"], groundTruth: [truth], font: .bitmap)
         let c = RGB.forClass(1)
         let dark = RGB(UInt8(Float(c.r) * 0.6), UInt8(Float(c.g) * 0.6), UInt8(Float(c.b) * 0.6))
         #expect(image.pixel(x: 10, y: 30) == dark && image.pixel(x: 10, y: 39) == dark)
@@ -57,7 +59,7 @@ import Testing
     /// and moved inside the box's top edge (rows 0...9).
     @Test func cornerTagStaysWhole() {
         let d = Detection(box: BoundingBox(x1: 90, y1: 0, x2: 100, y2: 30), classIndex: 0, score: 0.25)
-        let image = renderDetections(on: Self.black, detections: [d], classNames: ["abcdefgh"])
+        let image = renderDetections(on: Self.black, detections: [d], classNames: ["abcdefgh"], font: .bitmap)
         let color = RGB.forClass(0)
         // "abcdefgh 0.25": 13 characters, 79 pixels wide, so columns 21...99.
         #expect(image.pixel(x: 21, y: 0) == color && image.pixel(x: 99, y: 9) == color && image.pixel(x: 21, y: 9) == color)
@@ -67,7 +69,7 @@ import Testing
     /// In a 64-pixel image, at most 10 characters fit: "a-ve. 0.90", 61 pixels from x = 2.
     @Test func tooLongANameIsCutToFit() {
         let d = Detection(box: BoundingBox(x1: 2, y1: 30, x2: 40, y2: 60), classIndex: 1, score: 0.9)
-        let image = renderDetections(on: Image(width: 64, height: 64, fill: (0, 0, 0)), detections: [d], classNames: ["", "a-very-long-name"])
+        let image = renderDetections(on: Image(width: 64, height: 64, fill: (0, 0, 0)), detections: [d], classNames: ["", "a-very-long-name"], font: .bitmap)
         let color = RGB.forClass(1)
         #expect(image.pixel(x: 2, y: 20) == color && image.pixel(x: 62, y: 20) == color)
         #expect(image.pixel(x: 63, y: 25) == .black && image.pixel(x: 1, y: 25) == .black)
@@ -81,7 +83,7 @@ import Testing
     /// "gt name" tag under the box.
     @Test func groundTruthIsDashedWithATagBelow() {
         let truth = LabeledObject(classIndex: 3, box: BoundingBox(x1: 20, y1: 20, x2: 80, y2: 60))
-        let image = renderDetections(on: Self.black, detections: [], classNames: ["a", "b", "c", "d"], groundTruth: [truth])
+        let image = renderDetections(on: Self.black, detections: [], classNames: ["a", "b", "c", "d"], groundTruth: [truth], font: .bitmap)
         let color = RGB.forClass(3)
         for x in 20..<26 { #expect(image.pixel(x: x, y: 20) == color) }
         for x in 26..<32 { #expect(image.pixel(x: x, y: 20) == .black) }
@@ -115,6 +117,7 @@ import Testing
         #expect(big.pixel(x: 2, y: 14) == .white && big.pixel(x: 3, y: 15) == .white && big.pixel(x: 1, y: 15) == .black)
     }
 
+    /// The bitmap font alone has printable ASCII only.
     @Test func unknownCharactersDrawAsQuestionMarks() {
         var a = Image(width: 12, height: 8, fill: (0, 0, 0)), b = a
         a.drawText("é\u{7}", x: 0, y: 0, color: .white)
