@@ -424,27 +424,12 @@ public struct OtherShapes: Sendable {
             throw SyntheticShapesError(parameter: name, value: count)
         }
         try writeFolderAtomically(at: root, replacing: replacing) { folder in
-            let fm = FileManager.default
-            let splits = [(OtherShapes(seed: seed), folder + "/train", trainCount), (OtherShapes(seed: validationSeed(seed)), folder + "/val", valCount)]
-            for (_, split, _) in splits {
-                for kind in ["images", "labels"] { try fm.createDirectory(atPath: "\(split)/\(kind)", withIntermediateDirectories: true) }
+            func sampler(_ generator: OtherShapes) -> @Sendable (Int) -> (Image, [LabeledObject]) {
+                { index in let s = generator.sample(index: index); return (s.image, s.objects) }
             }
-            try writeAtomically(Data((classNames.joined(separator: "\n") + "\n").utf8), to: folder + "/classes.txt")
-            let jobs = splits.flatMap { generator, split, count in (0..<count).map { (generator, split, $0) } }
-            let state = OtherWriteState()
-            DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
-                let (generator, split, index) = jobs[k]
-                let name = String(format: "%06d", index)
-                do {
-                    let (image, objects) = generator.sample(index: index)
-                    try PNG.write(image, to: "\(split)/images/\(name).png")
-                    try writeAtomically(Data(formatLabels(objects).utf8), to: "\(split)/labels/\(name).txt")
-                    state.finished(total: jobs.count, error: nil, progress: progress)
-                } catch {
-                    state.finished(total: jobs.count, error: error, progress: progress)
-                }
-            }
-            if let error = state.firstError { throw error }
+            try SyntheticShapes.write(to: folder, jobs: [(sampler(OtherShapes(seed: seed)), folder + "/train", trainCount),
+                                                         (sampler(OtherShapes(seed: validationSeed(seed))), folder + "/val", valCount)],
+                                      progress: progress)
         }
     }
 }
@@ -454,20 +439,6 @@ extension SplitMix64 {
     fileprivate mutating func nextInt(in range: ClosedRange<Int>) -> Int { range.lowerBound + nextInt(below: range.count) }
 }
 
-/// Shared by the writer's workers: a count and the first error, behind a lock.
-private final class OtherWriteState: @unchecked Sendable {
-    private let lock = NSLock()
-    private var done = 0
-    private(set) var firstError: Error?
-
-    func finished(total: Int, error: Error?, progress: ((Int, Int) -> Void)?) {
-        lock.lock()
-        defer { lock.unlock() }
-        done += 1
-        if let error, firstError == nil { firstError = error }
-        if done % 100 == 0 || done == total { progress?(done, total) }
-    }
-}
 
 // MARK: - Geometry and drawing
 

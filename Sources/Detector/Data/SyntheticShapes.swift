@@ -272,8 +272,8 @@ public struct SyntheticShapes: Sendable {
                                     progress: ((Int, Int) -> Void)? = nil) throws {
         try checkCounts([("trainCount", trainCount), ("valCount", valCount)])
         try writeFolderAtomically(at: root, replacing: replacing) { folder in
-            try write(to: folder, jobs: [(SyntheticShapes(seed: seed), folder + "/train", trainCount),
-                                         (SyntheticShapes(seed: validationSeed(seed)), folder + "/val", valCount)],
+            try write(to: folder, jobs: [(sampler(SyntheticShapes(seed: seed)), folder + "/train", trainCount),
+                                         (sampler(SyntheticShapes(seed: validationSeed(seed))), folder + "/val", valCount)],
                       progress: progress)
         }
     }
@@ -288,7 +288,7 @@ public struct SyntheticShapes: Sendable {
     public static func writeSamples(to root: String, count: Int, seed: UInt64, replacing: Bool = false) throws {
         try checkCounts([("count", count)])
         try writeFolderAtomically(at: root, replacing: replacing) { folder in
-            try write(to: folder, jobs: [(SyntheticShapes(seed: seed), folder, count)], progress: nil)
+            try write(to: folder, jobs: [(sampler(SyntheticShapes(seed: seed)), folder, count)], progress: nil)
         }
     }
 
@@ -301,7 +301,16 @@ public struct SyntheticShapes: Sendable {
         }
     }
 
-    private static func write(to root: String, jobs splits: [(SyntheticShapes, String, Int)], progress: ((Int, Int) -> Void)?) throws {
+    /// Image i of `generator`, as `write` takes it.
+    static func sampler(_ generator: SyntheticShapes) -> @Sendable (Int) -> (Image, [LabeledObject]) {
+        { index in let s = generator.sample(index: index); return (s.image, s.objects) }
+    }
+
+    /// Writes classes.txt and, for each split, `count` images and label files named 000000…
+    /// into `folder`/images and `folder`/labels, in parallel; image i is `sample(i)`. Shared by
+    /// both generators (`OtherShapes` draws other pictures in the same layout).
+    static func write(to root: String, jobs splits: [(sample: @Sendable (Int) -> (Image, [LabeledObject]), folder: String, count: Int)],
+                      progress: ((Int, Int) -> Void)?) throws {
         let fm = FileManager.default
         for (_, folder, _) in splits {
             for kind in ["images", "labels"] { try fm.createDirectory(atPath: "\(folder)/\(kind)", withIntermediateDirectories: true) }
@@ -313,7 +322,7 @@ public struct SyntheticShapes: Sendable {
             let (generator, folder, index) = jobs[k]
             let name = String(format: "%06d", index)
             do {
-                let (image, objects) = generator.sample(index: index)
+                let (image, objects) = generator(index)
                 try PNG.write(image, to: "\(folder)/images/\(name).png")
                 try writeAtomically(Data(formatLabels(objects).utf8), to: "\(folder)/labels/\(name).txt")
                 state.finished(total: jobs.count, error: nil, progress: progress)
