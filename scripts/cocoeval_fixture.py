@@ -17,7 +17,10 @@ the Swift test reads as Float, and IoUs agree to the last bit. Boxes are written
 [x, y, w, h] (w = x2 - x1, exact in double for float32 corners). COCOeval runs with area range
 "all" and maxDets 100 (more than any image has). Results per case: mAP@[.5:.95] (stats[0]),
 mAP@0.5, mAP at each IoU threshold, per-class AP@0.5 and AP@[.5:.95] (None for a class without
-ground truth).
+ground truth), per class the 101 interpolated precisions at IoU 0.5 (the precision-recall curve
+of `evaluate --plots`), and per class the detections and the matched ones at IoU 0.5, over all
+detections and (at_threshold) over those scoring at least 0.5, whence precision and recall at
+an operating threshold.
 
 Run: python3 scripts/cocoeval_fixture.py   (numpy, pycocotools)
 """
@@ -91,7 +94,7 @@ def boundary_case():
     return "boundary", classes, width, height, images
 
 
-def cocoeval(classes, width, height, images):
+def cocoeval(classes, width, height, images, min_score=None):
     coco_images, annotations, results = [], [], []
     for i, image in enumerate(images):
         coco_images.append({"id": i + 1, "width": width, "height": height})
@@ -99,6 +102,8 @@ def cocoeval(classes, width, height, images):
             annotations.append({"id": len(annotations) + 1, "image_id": i + 1, "category_id": k + 1,
                                 "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1), "iscrowd": 0})
         for k, s, x1, y1, x2, y2 in image["detections"]:
+            if min_score is not None and s < min_score:
+                continue
             results.append({"image_id": i + 1, "category_id": k + 1, "score": s, "bbox": [x1, y1, x2 - x1, y2 - y1]})
     gt = COCO()
     gt.dataset = {"images": coco_images, "annotations": annotations,
@@ -117,16 +122,38 @@ def cocoeval(classes, width, height, images):
     def mean(p):
         return float(np.mean(p[p > -1])) if (p > -1).any() else None
 
+    # Per class at IoU 0.5: the detections evaluated and those matched (evalImgs' dtMatches at
+    # the first threshold), over every image.
+    true_positives, detections = [0] * classes, [0] * classes
+    for e in ev.evalImgs:
+        if e is None:
+            continue
+        k = e["category_id"] - 1
+        detections[k] += len(e["dtIds"])
+        true_positives[k] += int(np.count_nonzero(e["dtMatches"][0]))
     return {"map50_95": mean(precision), "map50": mean(precision[0]),
             "map_by_threshold": [mean(precision[t]) for t in range(precision.shape[0])],
             "per_class_ap50": [mean(precision[0, :, k]) for k in range(classes)],
             "per_class_ap50_95": [mean(precision[:, :, k]) for k in range(classes)],
+            # The 101 interpolated precisions at IoU 0.5 whose mean is the AP (None: no ground truth).
+            "per_class_pr_curve50": [precision[0, :, k].tolist() if (precision[0, :, k] > -1).all() else None
+                                     for k in range(classes)],
+            "per_class_true_positives50": true_positives, "per_class_detections": detections,
             "ground_truths": len(annotations), "detections": len(results)}
+
+
+def at_threshold(classes, width, height, images, score):
+    """Precision and recall at an operating threshold, as pycocotools sees them: COCOeval on
+    the detections scoring at least `score` alone (greedy matching visits them first anyway)."""
+    stats = cocoeval(classes, width, height, images, min_score=score)
+    return {"score": score, "true_positives": stats["per_class_true_positives50"],
+            "detections": stats["per_class_detections"]}
 
 
 cases = []
 for name, classes, width, height, images in [random_case(), boundary_case()]:
     stats = cocoeval(classes, width, height, images)
+    stats["at_threshold"] = at_threshold(classes, width, height, images, f32(0.5))
     cases.append({"name": name, "classes": classes, **stats, "images": images})
     print(name, {k: v for k, v in stats.items()})
 path = os.path.join(os.path.dirname(__file__), "..", "Tests", "DetectorTests", "Fixtures", "cocoeval_case.json")

@@ -24,8 +24,8 @@ struct TrainDetector: ParsableCommand {
               anchors by k-means (distance 1 - IoU) on the training labels
           train-detector export runs/a/best.safetensors --out m.safetensors --int8
               an inference file without optimizer state, kernels in int8
-          train-detector evaluate m.safetensors
-              mAP@0.5 and mAP@[.5:.95] on the validation split
+          train-detector evaluate m.safetensors --data my-set --plots runs/eval
+              per-class AP, precision and recall on the validation split, PR curve and confusion matrix
 
         A config given as models/NAME that is not under the working directory is looked up among the shipped files: $DETECTOR_SHARE (a folder of shipped files), PREFIX/share/detector of the installed binary, models/ of the repository a development build was built in, then /usr/local/share/detector (not when $DETECTOR_SHARE is set).
 
@@ -489,37 +489,62 @@ struct Export: ParsableCommand {
     }
 }
 
+extension EvaluationSplitName: ExpressibleByArgument {}
+
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure a model's mAP@0.5 and mAP@[.5:.95] (COCO-style) on a data set's validation split (or its only split).")
+        abstract: "Measure a model on a data set split: per class AP@0.5, AP@[.5:.95], precision and recall, a precision-recall curve and a confusion matrix.",
+        discussion: """
+        Prints a table: for all classes and for each class, the images holding it, its instances, precision (P) and recall (R) at the operating threshold --conf, AP@0.5 and AP@[.5:.95] (COCO's, from every box scoring >= 0.005). A class without instances says so and is left out of the means, as COCO leaves it out. A box matches an object of its class at IoU >= 0.5 (fixed); --iou is the NMS IoU, as in detect and Ultralytics' val.
+
+        --plots DIR writes DIR/pr_curve.png (precision against recall per class and their mean, at IoU 0.5, COCO's 101 points, AP in the legend) and DIR/confusion_matrix.png (rows the true class, columns the predicted class, the last of each the background; counts at --conf and IoU 0.5, coloured by their share of the row). Training writes the same two for its best epoch to OUT/plots/.
+
+        --json prints one JSON object instead of the table: the options, the overall and per-class numbers (null where a class has no instances or no detections), the precision at the 101 recall levels per class and for all, and the confusion matrix's counts.
+
+        The split: val by default (train when the data set has none; the output says so); test reads DATA/test/images/ and DATA/test/labels/.
+        """)
     @Argument(help: "Model file.") var model: String
-    @Option(help: "Data set folder (default: the synthetic shapes).") var data: String?
-    @Flag(help: "Print one JSON object.") var json = false
+    @Option(help: "Data set folder or data.yaml (default: the synthetic shapes).") var data: String?
+    @Option(help: "The split to measure: val (the default when there is one, else train), train or test (DATA/test/images/).") var split: EvaluationSplitName?
+    @Option(help: "The operating score threshold of precision, recall and the confusion matrix, in [0, 1] (detect's default). AP always integrates over every box scoring >= 0.005.") var conf: Float = NMSOptions().scoreThreshold
+    @Option(help: "IoU threshold of non-maximum suppression, in [0, 1] (detect's default). Boxes match objects at IoU 0.5.") var iou: Float = NMSOptions().iouThreshold
+    @Option(help: "Folder for pr_curve.png and confusion_matrix.png (created when missing).") var plots: String?
+    @Flag(help: "Print one JSON object (every number, the curves and the confusion matrix).") var json = false
+
+    /// The score from which boxes enter the AP.
+    static let apScoreThreshold: Float = 0.005
+
+    func validate() throws {
+        if !(conf.isFinite && (0...1).contains(conf)) { throw ValidationError("--conf must be in [0, 1], got \(conf)") }
+        if !(iou.isFinite && (0...1).contains(iou)) { throw ValidationError("--iou must be in [0, 1], got \(iou)") }
+        if let plots, plots.isEmpty { throw ValidationError("--plots must name a folder") }
+    }
 
     func run() throws {
         try report {
             // The model first: a bad path must not wait for the synthetic data to be generated.
             let network = try loadNetwork(path: model)
             let dataset = try loadDataset(data)
-            let split = dataset.validation ?? dataset.train
             guard dataset.classNames == network.config.classes else {
                 throw ValidationError("the data set's classes \(dataset.classNames) differ from the model's \(network.config.classes)")
             }
-            let samples = try loadSamples(split.items, networkWidth: network.config.inputWidth, networkHeight: network.config.inputHeight)
+            let chosen = try dataset.evaluationSplit(split, data: data ?? defaultDataFolder)
+            for w in chosen.warnings.prefix(10) { log("warning: \(w)") }
+            let samples = try loadSamples(chosen.split.items, networkWidth: network.config.inputWidth, networkHeight: network.config.inputHeight)
             let start = Date()
-            let result = try evaluateModel(network, on: samples)
+            let result = try evaluateModel(network, on: samples, scoreThreshold: Evaluate.apScoreThreshold,
+                                           operatingThreshold: conf, nmsIoUThreshold: iou)
             let seconds = Date().timeIntervalSince(start)
-            if json {
-                let data = try JSONEncoder().encode(result)
-                print(String(decoding: data, as: UTF8.self))
-            } else {
-                print(String(format: "%@ on %@ (%d images, %d boxes): mAP@0.5 %.3f, mAP@[.5:.95] %.3f, precision %.3f and recall %.3f at score >= %.2f (%.1f s)",
-                             model, split.name, samples.count, result.groundTruthCount, result.mAP50, result.mAP50to95,
-                             result.precision, result.recall, result.scoreThreshold, seconds))
-                for (k, name) in network.config.classes.enumerated() {
-                    print(String(format: "  %@: AP@0.5 %.3f, AP@[.5:.95] %.3f", name, result.perClassAP50[k] ?? .nan, result.perClassAP50to95[k] ?? .nan))
-                }
+            var written: [String] = []
+            if let plots {
+                let name = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
+                written = try writeEvaluationPlots(result, classNames: network.config.classes, to: plots,
+                                                   title: "\(name) on \(chosen.split.name) (\(samples.count) images)")
             }
+            let summary = EvaluationReport(model: model, data: data ?? defaultDataFolder, split: chosen.split.name, splitNote: chosen.note,
+                                           classNames: network.config.classes, nmsIoUThreshold: iou,
+                                           apScoreThreshold: Evaluate.apScoreThreshold, seconds: seconds, plots: written, result: result)
+            if json { print(summary.jsonText) } else { summary.textLines().forEach { print($0) } }
         }
     }
 }

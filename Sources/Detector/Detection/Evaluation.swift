@@ -1,23 +1,25 @@
 import Foundation
 
 /// mAP of `network` on `samples`, through the inference pipeline (batch norm folded,
-/// letterbox, decode, NMS with IoU 0.45 and at most 100 boxes per image), boxes compared in
-/// the original images' pixels. The score threshold is low (0.005) as mAP integrates over all
-/// thresholds (Ultralytics validates at 0.001). Precision and recall are counted at
-/// `operatingThreshold`, the score at which `detect` reports boxes (0.25), so they describe
-/// what a user of `detect` sees.
+/// letterbox, decode, NMS with IoU `nmsIoUThreshold` (`detect`'s 0.45) and at most 100 boxes
+/// per image), boxes compared in the original images' pixels. The score threshold is low
+/// (0.005) as mAP integrates over all thresholds (Ultralytics validates at 0.001). Precision,
+/// recall and the confusion matrix are counted at `operatingThreshold`, the score at which
+/// `detect` reports boxes (0.25), so they describe what a user of `detect` sees.
 ///
 /// Samples held at the network's size (`loadSamples(_:networkWidth:networkHeight:)`) give the
 /// inputs and detections their originals would: `LoadedSample.networkInput` is the letterbox's
 /// output, and its transform maps boxes back to the original's pixels.
 public func evaluateModel(_ network: Network, on samples: [LoadedSample], scoreThreshold: Float = 0.005,
-                          operatingThreshold: Float = NMSOptions().scoreThreshold) throws -> EvaluationResult {
+                          operatingThreshold: Float = NMSOptions().scoreThreshold,
+                          nmsIoUThreshold: Float = NMSOptions().iouThreshold) throws -> EvaluationResult {
     let detector = try ObjectDetector(network: network)
     var images: [EvaluationImage] = []
     let step = 32
+    let options = NMSOptions(scoreThreshold: min(scoreThreshold, operatingThreshold), iouThreshold: nmsIoUThreshold, maximumDetections: 100)
     for start in stride(from: 0, to: samples.count, by: step) {
         let chunk = Array(samples[start..<min(start + step, samples.count)])
-        let detections = try detector.detect(chunk, options: NMSOptions(scoreThreshold: scoreThreshold, maximumDetections: 100))
+        let detections = try detector.detect(chunk, options: options)
         for (sample, found) in zip(chunk, detections) {
             images.append(EvaluationImage(detections: found, groundTruth: sample.objectsInPixels))
         }

@@ -16,14 +16,10 @@ public struct EvaluationResult: Sendable, Codable {
     public var mAP50to95: Float
     /// mAP at each of `cocoIoUThresholds` (element 0 is `mAP50`, element 5 is mAP@0.75).
     public var mAPByIoUThreshold: [Float]
-    /// Per class; nil for a class without ground truth (left out of the means, as pycocotools
-    /// leaves out its −1 entries), 0 for a class with ground truth and no detection.
-    public var perClassAP50: [Float?]
-    public var perClassAP50to95: [Float?]
-    /// Precision TP / (TP + FP) and recall TP / ground truths at IoU 0.5, counting only the
-    /// detections scoring at least `scoreThreshold` (0 when there is nothing to divide by).
-    /// TP are the detections matched by the same greedy matching as the AP, so a duplicate
-    /// of a found object is a false positive.
+    /// Precision TP / (TP + FP) and recall TP / ground truths at IoU 0.5 over all classes'
+    /// boxes together, counting only the detections scoring at least `scoreThreshold` (0 when
+    /// there is nothing to divide by). TP are the detections matched by the same greedy
+    /// matching as the AP, so a duplicate of a found object is a false positive.
     public var precision: Float
     public var recall: Float
     public var scoreThreshold: Float
@@ -33,10 +29,57 @@ public struct EvaluationResult: Sendable, Codable {
     /// All ground-truth objects and all detections given.
     public var groundTruthCount: Int
     public var detectionCount: Int
+    /// Images evaluated.
+    public var imageCount: Int
+    /// Per class, in class order.
+    public var classes: [ClassEvaluation]
+    /// Where the boxes scoring at least `scoreThreshold` went, at IoU 0.5 (see `ConfusionMatrix`).
+    public var confusionMatrix: ConfusionMatrix
 
     /// COCO's AP75 (stats[2]).
     public var mAP75: Float { mAPByIoUThreshold[5] }
+    /// Per class; nil for a class without ground truth (left out of the means, as pycocotools
+    /// leaves out its −1 entries), 0 for a class with ground truth and no detection.
+    public var perClassAP50: [Float?] { classes.map(\.ap50) }
+    public var perClassAP50to95: [Float?] { classes.map(\.ap50to95) }
+
+    /// The precision–recall curve of all classes: at each of the 101 `recallLevels`, the mean
+    /// over the classes with ground truth of their `ClassEvaluation.precisionAtRecall` (all 0
+    /// when no class has any). Its mean over the levels is `mAP50` (up to rounding), as
+    /// Ultralytics' "all classes" curve's area is its mAP@0.5.
+    public var meanPrecisionAtRecall: [Float] {
+        let curves = classes.compactMap(\.precisionAtRecall)
+        guard !curves.isEmpty else { return [Float](repeating: 0, count: recallLevels.count) }
+        return recallLevels.indices.map { r in
+            Float(curves.reduce(0) { $0 + Double($1[r]) } / Double(curves.count))
+        }
+    }
 }
+
+/// One class's share of an `EvaluationResult`.
+public struct ClassEvaluation: Sendable, Codable, Equatable {
+    /// Ground-truth objects of the class, and the images holding at least one.
+    public var instances: Int
+    public var images: Int
+    /// AP at IoU 0.5 and COCO's AP@[.5:.95]; nil without instances.
+    public var ap50: Float?
+    public var ap50to95: Float?
+    /// At the operating threshold (`EvaluationResult.scoreThreshold`), IoU 0.5: the class's
+    /// detections scoring at least it, and those of them matched to an object of the class.
+    public var thresholdedDetections: Int
+    public var truePositives: Int
+    /// truePositives / thresholdedDetections; nil when the class has no detection at the threshold.
+    public var precision: Float?
+    /// truePositives / instances; nil without instances.
+    public var recall: Float?
+    /// COCO's interpolated precision at IoU 0.5 at each of the 101 `recallLevels` (the values
+    /// whose mean is `ap50`: the monotone envelope, 0 beyond the highest recall reached); nil
+    /// without instances.
+    public var precisionAtRecall: [Float]?
+}
+
+/// COCO's 101 recall levels 0, 0.01, ..., 1 (numpy's linspace(0, 1, 101): i · 0.01 in double).
+public let recallLevels: [Double] = (0...100).map { Double($0) * 0.01 }
 
 /// The IoU thresholds of COCO's mAP@[.5:.95], computed as pycocotools' `np.linspace(.5, .95, 10)`
 /// does in double precision (i · step + 0.5 with step = (0.95 − 0.5) / 9, the last exactly
@@ -79,17 +122,35 @@ func preciseIoU(_ a: BoundingBox, _ b: BoundingBox) -> Double {
 /// classes. Precision and recall (at IoU 0.5) count only detections scoring ≥ `scoreThreshold`;
 /// AP always uses every detection. Detections of a class index outside 0 ..< classCount count
 /// as false positives, ground truths of such a class as misses.
+///
+/// Per class it also gives the instances, the images holding them, precision and recall at
+/// `scoreThreshold` (from the same matching at IoU 0.5, so the per-class true positives add up
+/// to `truePositiveCount`) and the 101-point precision curve whose mean is the AP@0.5; and the
+/// confusion matrix at `scoreThreshold` and IoU 0.5 (`ConfusionMatrix`), whose diagonal is those
+/// true positives.
 public func evaluate(_ images: [EvaluationImage], classCount: Int, scoreThreshold: Float = 0) -> EvaluationResult {
+    let classCount = max(0, classCount)
     var apByThreshold: [[Double?]] = []  // [threshold][class]
-    var truePositives = 0
+    var classes: [ClassEvaluation] = []
     for (t, threshold) in cocoIoUThresholds.enumerated() {
         var aps: [Double?] = []
-        for c in 0..<max(0, classCount) {
+        for c in 0..<classCount {
             let matching = matchDetections(images, classIndex: c, iouThreshold: threshold)
-            aps.append(matching.averagePrecision)
+            let curve = matching.interpolatedPrecision
+            aps.append(curve.map { $0.reduce(0, +) / Double(recallLevels.count) })
             if t == 0 {
-                truePositives += zip(matching.scores, matching.isTruePositive)
-                    .filter { $0.1 && $0.0 >= scoreThreshold }.count
+                // Detections below the threshold come after every one above it in the visit
+                // order, so the matches of those above are the matching of those alone.
+                let visited = zip(matching.scores, matching.isTruePositive).filter { $0.0 >= scoreThreshold }
+                let tp = visited.filter(\.1).count
+                let instances = matching.groundTruthCount
+                classes.append(ClassEvaluation(
+                    instances: instances,
+                    images: images.filter { $0.groundTruth.contains { $0.classIndex == c } }.count,
+                    ap50: nil, ap50to95: nil, thresholdedDetections: visited.count, truePositives: tp,
+                    precision: visited.isEmpty ? nil : Float(tp) / Float(visited.count),
+                    recall: instances == 0 ? nil : Float(tp) / Float(instances),
+                    precisionAtRecall: curve.map { $0.map(Float.init) }))
             }
         }
         apByThreshold.append(aps)
@@ -99,9 +160,11 @@ public func evaluate(_ images: [EvaluationImage], classCount: Int, scoreThreshol
         return present.isEmpty ? nil : present.reduce(0, +) / Double(present.count)
     }
     let byThreshold = apByThreshold.map { mean($0) }
-    let perClass50to95: [Float?] = (0..<max(0, classCount)).map { c in
-        mean(apByThreshold.map { $0[c] }).map(Float.init)
+    for c in 0..<classCount {
+        classes[c].ap50 = apByThreshold[0][c].map(Float.init)
+        classes[c].ap50to95 = mean(apByThreshold.map { $0[c] }).map(Float.init)
     }
+    let truePositives = classes.reduce(0) { $0 + $1.truePositives }
     let groundTruthCount = images.reduce(0) { $0 + $1.groundTruth.count }
     let detectionCount = images.reduce(0) { $0 + $1.detections.count }
     let thresholded = images.reduce(0) { $0 + $1.detections.filter { $0.score >= scoreThreshold }.count }
@@ -109,13 +172,13 @@ public func evaluate(_ images: [EvaluationImage], classCount: Int, scoreThreshol
         mAP50: Float(byThreshold[0] ?? 0),
         mAP50to95: Float(mean(byThreshold) ?? 0),
         mAPByIoUThreshold: byThreshold.map { Float($0 ?? 0) },
-        perClassAP50: apByThreshold[0].map { $0.map(Float.init) },
-        perClassAP50to95: perClass50to95,
         precision: thresholded == 0 ? 0 : Float(truePositives) / Float(thresholded),
         recall: groundTruthCount == 0 ? 0 : Float(truePositives) / Float(groundTruthCount),
         scoreThreshold: scoreThreshold, truePositiveCount: truePositives,
         thresholdedDetectionCount: thresholded,
-        groundTruthCount: groundTruthCount, detectionCount: detectionCount)
+        groundTruthCount: groundTruthCount, detectionCount: detectionCount,
+        imageCount: images.count, classes: classes,
+        confusionMatrix: ConfusionMatrix(images, classCount: classCount, scoreThreshold: scoreThreshold))
 }
 
 /// The greedy matching of one class at one IoU threshold (steps 1–4 of `evaluate`).
@@ -125,8 +188,9 @@ struct ClassMatching {
     var isTruePositive: [Bool] = []
     var groundTruthCount = 0
 
-    /// nil without ground truth.
-    var averagePrecision: Double? {
+    /// Steps 3 and 4 of `evaluate`: the monotone precision envelope at each of the 101
+    /// `recallLevels` (AP is their mean); nil without ground truth.
+    var interpolatedPrecision: [Double]? {
         guard groundTruthCount > 0 else { return nil }
         var precision: [Double] = [], recall: [Double] = []
         precision.reserveCapacity(scores.count); recall.reserveCapacity(scores.count)
@@ -140,19 +204,35 @@ struct ClassMatching {
         if precision.count > 1 {
             for i in stride(from: precision.count - 2, through: 0, by: -1) { precision[i] = max(precision[i], precision[i + 1]) }
         }
-        var sum: Double = 0
-        for r in 0...100 {
-            // numpy.linspace(0, 1, 101) computes each point as i · 0.01 in double precision, and
-            // the boundary cases (recall exactly 0.3, say) depend on it.
-            let target = Double(r) * 0.01
-            // First index whose recall reaches the target (numpy searchsorted, side "left");
-            // recall is non-decreasing.
+        return recallLevels.map { target in
+            // The boundary cases (recall exactly 0.3, say) depend on the levels being numpy's
+            // i · 0.01. First index whose recall reaches the target (numpy searchsorted, side
+            // "left"); recall is non-decreasing.
             var lo = 0, hi = recall.count
             while lo < hi { let mid = (lo + hi) / 2; if recall[mid] < target { lo = mid + 1 } else { hi = mid } }
-            if lo < precision.count { sum += precision[lo] }
+            return lo < precision.count ? precision[lo] : 0
         }
-        return sum / 101
     }
+}
+
+/// pycocotools' choice of ground truth for a detection: among the truths not yet `matched`,
+/// the one with the highest IoU ≥ the threshold, the later of equal ones (its `iou = min(t,
+/// 1 − 1e-10)`, then every unmatched truth whose IoU is not below the best so far takes the
+/// match); nil when none reaches it.
+func bestUnmatchedTruth(for box: BoundingBox, among truths: [BoundingBox], matched: [Bool], iouThreshold: Double) -> Int? {
+    var best: Int? = nil
+    var bestIoU = min(iouThreshold, 1 - 1e-10)
+    for (g, truth) in truths.enumerated() where !matched[g] {
+        let iou = preciseIoU(box, truth)
+        if iou >= bestIoU { bestIoU = iou; best = g }
+    }
+    return best
+}
+
+/// The order in which pycocotools visits one image's detections of one class: score
+/// descending, the earlier of equal scores first (a stable sort).
+func visitOrder(_ detections: [Detection]) -> [Int] {
+    detections.indices.sorted { detections[$0].score != detections[$1].score ? detections[$0].score > detections[$1].score : $0 < $1 }
 }
 
 func matchDetections(_ images: [EvaluationImage], classIndex c: Int, iouThreshold: Double) -> ClassMatching {
@@ -161,9 +241,8 @@ func matchDetections(_ images: [EvaluationImage], classIndex c: Int, iouThreshol
     var matching = ClassMatching()
     for (i, image) in images.enumerated() {
         // pycocotools sorts each image's detections by score first (stable), then all of them.
-        let mine = image.detections.enumerated().filter { $0.element.classIndex == c }
-            .sorted { $0.element.score != $1.element.score ? $0.element.score > $1.element.score : $0.offset < $1.offset }
-        visits += mine.map { (score: $0.element.score, image: i, box: $0.element.box) }
+        let mine = image.detections.filter { $0.classIndex == c }
+        visits += visitOrder(mine).map { (score: mine[$0].score, image: i, box: mine[$0].box) }
         let gt = image.groundTruth.filter { $0.classIndex == c }.map(\.box)
         truths.append(gt)
         matching.groundTruthCount += gt.count
@@ -172,17 +251,10 @@ func matchDetections(_ images: [EvaluationImage], classIndex c: Int, iouThreshol
     var matched = truths.map { [Bool](repeating: false, count: $0.count) }
     for k in order {
         let d = visits[k]
-        var best = -1
-        // pycocotools: iou = min(t, 1 − 1e-10), then every unmatched ground truth whose IoU is
-        // not below the best so far takes the match, so the later of two equal ones wins.
-        var bestIoU = min(iouThreshold, 1 - 1e-10)
-        for (g, truth) in truths[d.image].enumerated() where !matched[d.image][g] {
-            let iou = preciseIoU(d.box, truth)
-            if iou >= bestIoU { bestIoU = iou; best = g }
-        }
-        if best >= 0 { matched[d.image][best] = true }
+        let best = bestUnmatchedTruth(for: d.box, among: truths[d.image], matched: matched[d.image], iouThreshold: iouThreshold)
+        if let best { matched[d.image][best] = true }
         matching.scores.append(d.score)
-        matching.isTruePositive.append(best >= 0)
+        matching.isTruePositive.append(best != nil)
     }
     return matching
 }
