@@ -291,15 +291,19 @@ extension FuzzTarget {
 // MARK: - Model configs
 
 extension FuzzTarget {
-    /// `ModelConfig.decode` then `Network(config:seed:)`. A config that decodes survives its
-    /// own `jsonString()` (decode gives back an equal config, as documented).
+    /// `ConfigFile.decode` (with two classes for a config that takes them from the data set),
+    /// then `Network(config:seed:)`. A config that decodes survives its own `jsonString()`
+    /// (decode gives back an equal config, as documented).
     static func config() throws -> FuzzTarget {
         var seeds = [smallConfigJSON, everyLayerConfigJSON].map { Array($0.utf8) }
         seeds += ["tiny-dsc.json", "tiny-dsc-shapes.json"].compactMap(shippedFile)
         return FuzzTarget(name: "config", format: .json, seeds: seeds, maximumInput: 256 << 10, run: { c in
             let source = "fuzz.json"
             let config: ModelConfig
-            do { config = try ModelConfig.decode(Data(c.bytes), source: source) } catch {
+            do {
+                let file = try ConfigFile.decode(Data(c.bytes), source: source)
+                config = try file.config(classes: file.classes ?? ["a", "b"], dataSet: "fuzz")
+            } catch {
                 return typedError(error, [ConfigError.self], naming: source)
             }
             do {

@@ -68,6 +68,8 @@ let stderrIsTerminal = isatty(2) == 1
 
 /// The built-in synthetic data set, generated on first use.
 let defaultDataFolder = "data/shapes"
+/// The config trained without --config (it takes its classes from the data set).
+let defaultConfig = "models/tiny-dsc.json"
 let defaultTrainCount = 2000
 let defaultValCount = 200
 
@@ -141,11 +143,18 @@ struct Train: ParsableCommand {
         --time MINUTES plans the run to the time: after every batch it re-estimates from the mean batch and the mean end of an epoch (validation, checkpoints and plot, which count in the budget) how many epochs fit, the last one cut short if only part of it fits, and the learning rate's warm-up (the first epoch or the first 3% of the time, whichever is shorter) and cosine follow the time trained instead of the epoch. The run ends by the budget when the estimates hold, and at most one batch and one validation after it when an epoch runs slower than the ones before. Loading the data before the first epoch and the renders after the last are not counted. With --epochs too, the epochs are a cap. Each epoch's results.jsonl line gives its validation time (val_seconds) and the planned total (planned_epochs). Such a run follows the clock, so it is not reproducible to the bit; --resume counts the time of the earlier sessions.
 
         At the start the config's anchors are measured against the training boxes (letterboxed, in grid cells, compared by the IoU of their shapes as the loss assigns them): the share of boxes with an anchor of IoU >= 0.5 and the mean best IoU. Below 98% they are recomputed by k-means (as the anchors command does, the same number) and used if they fit better; the anchors trained with are stored in the checkpoints' config, which detect reads. --no-autoanchor keeps the config's.
+
+        A config without "classes" (the default, models/tiny-dsc.json) takes the data set's (classes.txt) and sizes its head for them: anchors x (5 + classes) filters. A config that names its classes trains only on a data set with exactly those. The checkpoints store the complete config trained, so detect needs only the model file.
+
+        --weights MODEL starts from a trained model: a layer is loaded when the file holds all its tensors with their shapes (its batch norm's running statistics with it), the head only when the file was trained for the same classes and anchors (else it is re-initialised); the run says which tensors were loaded and which are new. A file of which nothing fits is refused. Without --config the architecture is the model's own with the data set's classes. The anchors of a loaded head are kept (autoanchor would re-initialise it); a head that starts afresh lets autoanchor refit them as usual.
         """)
 
     @Option(help: "YOLO-format data set folder (classes.txt, train/ and val/ with images/ and labels/). Default: the built-in synthetic shapes in \(defaultDataFolder), generated on first use.")
     var data: String?
-    @Option(help: "Model config JSON.") var config = "models/tiny-dsc.json"
+    @Option(help: "Model config JSON. Default: \(defaultConfig), or with --weights the architecture of that model, or with --resume the run's own (the config in its last.safetensors). A config without \"classes\" takes the data set's.")
+    var config: String?
+    @Option(help: "Start from this trained model (a checkpoint or an exported model file, int8 included): every layer whose tensors it holds with their shapes is loaded, the head only for the same classes and anchors; the optimizer and the schedule start afresh. Without --config, the model's own architecture with the data set's classes.")
+    var weights: String?
     @Option(help: "Epochs, \(describe(Limits.epochs)) (default 60; in overfit mode the maximum, default 300). With --resume, the total including the epochs done: equal to them, there is nothing to train.")
     var epochs: Int?
     @Option(help: "Images per batch, \(describe(Limits.batchSize)).") var batchSize = 16
@@ -205,6 +214,25 @@ struct Train: ParsableCommand {
         if resume && out == nil { throw ValidationError("--resume needs --out (the folder of the run to continue)") }
         if resume && existOk { throw ValidationError("--resume continues the run in --out and --exist-ok overwrites it: pass one of them") }
         if allowConfigChange && !resume { throw ValidationError("--allow-config-change only applies with --resume") }
+        if weights != nil && resume {
+            throw ValidationError("--weights starts a new run from a trained model and --resume continues the run in --out from its own last.safetensors: pass one of them")
+        }
+    }
+
+    /// The config file to train: --config; else the architecture of --weights, with the data
+    /// set's classes; else, resuming, the run's own config; else the default.
+    func configFile(outputFolder: String) throws -> ConfigFile {
+        if let config { return try ConfigFile.load(path: resolveConfigPath(config)) }
+        if let weights {
+            let file = try WeightsFile.read(path: weights)
+            return try ConfigFile(architectureOf: file.config, source: file.config.name + " (the config of \(weights))")
+        }
+        if resume {
+            let path = outputFolder + "/last.safetensors"
+            let stored = try ModelConfig.decode(Data(try Checkpoint.load(path: path).configJSON.utf8), source: "\(path) (config in metadata)")
+            return ConfigFile(stored, source: "\(path) (the run's config)")
+        }
+        return try ConfigFile.load(path: resolveConfigPath(defaultConfig))
     }
 
     func run() throws {
@@ -233,11 +261,15 @@ struct Train: ParsableCommand {
                 options.outputFolder = out
                 try Trainer.checkOutputFolder(options)
             }
-            let config = try ModelConfig.load(path: resolveConfigPath(config))
+            options.weights = weights
+            // The config before the data, so that a mistake in it is not reported after minutes of loading.
+            let file = try configFile(outputFolder: options.outputFolder)
+            if config == nil, weights != nil { log("config: \(file.source), with the data set's classes") }
             let folder = data ?? defaultDataFolder
             let dataset = try loadDataset(data)
-            guard dataset.classNames == config.classes else {
-                throw ValidationError("the data set's classes \(dataset.classNames) (\(folder)/classes.txt) differ from the config's \(config.classes) (\(self.config))")
+            let config = try file.config(classes: dataset.classNames, dataSet: folder)
+            if file.takesClassesFromDataSet {
+                log("classes from the data set (\(folder)): \(config.classes.count), \(config.classes.joined(separator: ", ")); the head has \(config.anchors.count) anchors x (5 + \(config.classes.count)) = \(config.headLayout.channels) filters")
             }
             var items = dataset.train.items
             if let overfit {
@@ -252,6 +284,7 @@ struct Train: ParsableCommand {
             if out == nil { options.outputFolder = try nextRunFolder() }
             let trainer = try Trainer(config: config, train: train, validation: validation, options: options)
             log(trainer.network.table())
+            if let transfer = trainer.weightTransfer { log(transfer.summary) }
             let length = time.map { t in "for \(formatDuration(t * 60))" + (epochs.map { " (at most \($0) epochs)" } ?? "") }
                 ?? "\(options.epochs) epochs\(overfit != nil ? " at most (overfit mode: no augmentation)" : "")"
             log("training on \(train.count) images\(validation.isEmpty ? "" : ", validating on \(validation.count)"), batch \(batchSize), \(length); output in \(options.outputFolder)")
@@ -384,7 +417,7 @@ struct ShowData: ParsableCommand {
     @Argument(help: "Data set folder (classes.txt and images/ + labels/, or train/ and val/).") var data: String
     @Option(help: "Output folder.") var out = "runs/show-data"
     @Option(help: "Images to render, \(describe(Limits.showCount)).") var count = 8
-    @Option(help: "Model config (for the network input size).") var config = "models/tiny-dsc.json"
+    @Option(help: "Model config (for the network input size; its classes do not matter).") var config = defaultConfig
     @Flag(help: "Also apply training augmentation, as a training batch would.") var augment = false
     @Option(help: "Seed for --augment.") var seed: UInt64 = 1
 
@@ -392,7 +425,7 @@ struct ShowData: ParsableCommand {
 
     func run() throws {
         try report {
-            let config = try ModelConfig.load(path: resolveConfigPath(config))
+            let config = try ConfigFile.load(path: resolveConfigPath(config))
             let dataset = try Dataset.load(path: data)
             for w in dataset.warnings { log("warning: \(w)") }
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -418,14 +451,14 @@ struct Anchors: ParsableCommand {
         abstract: "Compute anchors from the training labels by k-means on (w, h) with distance 1 - IoU (YOLOv2's dimension clusters).")
     @Argument(help: "Number of anchors, \(describe(Limits.anchors)), and at most the number of labelled boxes.") var count = 5
     @Option(help: "Data set folder (default: the synthetic shapes).") var data: String?
-    @Option(help: "Model config (for the grid size).") var config = "models/tiny-dsc.json"
+    @Option(help: "Model config (for the grid size; its classes do not matter).") var config = defaultConfig
     @Option(help: "Seed of the k-means++ initialisation.") var seed: UInt64 = 1
 
     func validate() throws { try check(count, in: Limits.anchors, "the number of anchors") }
 
     func run() throws {
         try report {
-            let config = try ModelConfig.load(path: resolveConfigPath(config))
+            let config = try ConfigFile.load(path: resolveConfigPath(config))
             let dataset = try loadDataset(data)
             var sizes: [(width: Float, height: Float)] = []
             for item in dataset.train.items {

@@ -113,6 +113,7 @@ public enum LayerConfig: Hashable, Sendable {
 ///
 ///     {"name": "tiny-dsc", "input": {"width": 256, "height": 256, "channels": 3},
 ///      "classes": ["circle", ...], "anchors": [[0.6, 0.6], ...],      // grid-cell units
+///                                           // "classes" left out: the data set's (`ConfigFile`)
 ///      "loss": {...RegionLossSettings.keys...},                          // optional
 ///      "layers": [{"type": "conv", "filters": 16, "size": 3, "stride": 1,
 ///                  "batchnorm": true, "activation": "leaky"}, ...]}
@@ -122,7 +123,13 @@ public enum LayerConfig: Hashable, Sendable {
 /// batchnorm, activation}; `pointwise` {filters, batchnorm, activation}; `maxpool` {size [2],
 /// stride [2]}; `shortcut` {from, activation}; `route` {layers}. Activations: leaky (slope 0.1),
 /// relu, relu6, linear. The last layer is the head: a conv with anchors x (5 + classes)
-/// filters, linear, without batch norm.
+/// filters, linear, without batch norm; its "filters" may be left out (they are then that
+/// product), and must be when the config leaves its classes to the data set.
+///
+/// A `ModelConfig` is always complete: its classes are known and its head sized for them. A
+/// config file that takes its classes from the data set is a `ConfigFile` until the data set
+/// is known (`ConfigFile.config(classes:dataSet:)`); what a run stores in its checkpoints is
+/// the complete config it trained.
 ///
 /// Every number is held to `ConfigBounds` (input sides, layer count, kernel sizes, filters,
 /// channels, route lengths, anchors) and the loss settings to `RegionLossSettings`' ranges;
@@ -163,19 +170,23 @@ public struct ModelConfig: Hashable, Sendable, Codable {
         self.layers = layers; self.loss = loss
     }
 
-    /// Reads and validates a config file (see `decode`).
+    /// Reads and validates a complete config file (see `decode`); one that takes its classes
+    /// from the data set is read with `ConfigFile.load`.
     public static func load(path: String, memoryLimit: MemoryLimit? = nil) throws -> ModelConfig {
+        try decode(readFile(path: path), source: path, memoryLimit: memoryLimit)
+    }
+
+    /// The bytes of a config file, at most one past `ConfigBounds.fileBytes` (so that a huge
+    /// file, or /dev/zero, is refused without being read).
+    static func readFile(path: String) throws -> Data {
         guard FileManager.default.fileExists(atPath: path) else { throw ConfigError(source: path, reason: "no such file") }
-        let data: Data
         do {
-            // At most one byte past the bound, so a huge file (or /dev/zero) is refused without being read.
             let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
             defer { try? handle.close() }
-            data = try handle.read(upToCount: ConfigBounds.fileBytes + 1) ?? Data()
+            return try handle.read(upToCount: ConfigBounds.fileBytes + 1) ?? Data()
         } catch {
             throw ConfigError(source: path, reason: "cannot read: \(error.localizedDescription)")
         }
-        return try decode(data, source: path, memoryLimit: memoryLimit)
     }
 
     /// Decodes and validates a config; `source` names it in errors (a path, or "metadata").
@@ -186,13 +197,19 @@ public struct ModelConfig: Hashable, Sendable, Codable {
     /// the network on one image is compared with `memoryLimit` (default `MemoryLimit.machine()`:
     /// $DETECTOR_MEMORY_LIMIT or the physical memory). For a training batch, check
     /// `checkMemory(batch:limit:source:)` as well.
+    ///
+    /// The config must be complete: name its classes (a model file's always does). One that
+    /// leaves them to the data set is an error here; read it with `ConfigFile.decode`.
     public static func decode(_ data: Data, source: String, memoryLimit: MemoryLimit? = nil) throws -> ModelConfig {
+        try ModelConfig(json: parseJSON(data, source: source), source: source, memoryLimit: memoryLimit ?? MemoryLimit.machine())
+    }
+
+    /// The JSON of a config's text, strictly parsed, at most `ConfigBounds.fileBytes`.
+    static func parseJSON(_ data: Data, source: String) throws -> JSONValue {
         guard data.count <= ConfigBounds.fileBytes else {
             throw ConfigError(source: source, reason: "larger than \(ConfigBounds.fileBytes >> 20) MiB; a model config is a few kilobytes of JSON")
         }
-        let json: JSONValue
-        do { json = try JSONValue.parse(Array(data)) } catch { throw ConfigError(error, source: source) }
-        return try ModelConfig(json: json, source: source, memoryLimit: memoryLimit ?? MemoryLimit.machine())
+        do { return try JSONValue.parse(Array(data)) } catch { throw ConfigError(error, source: source) }
     }
 
     /// Decodes through any `Decoder` (e.g. a config inside a test fixture), validating as
@@ -205,7 +222,11 @@ public struct ModelConfig: Hashable, Sendable, Codable {
         try json.encode(to: encoder)
     }
 
-    init(json: JSONValue, source: String, memoryLimit: MemoryLimit) throws {
+    /// `dataSetClasses`: the classes for a config that leaves "classes" out (the data set's,
+    /// `ConfigFile.config(classes:dataSet:)`); nil: the config must name them. A config without
+    /// "classes" must leave its head's "filters" out too (they follow from the data set);
+    /// any config may leave them out, and then they are anchors x (5 + classes).
+    init(json: JSONValue, source: String, memoryLimit: MemoryLimit, dataSetClasses: [String]? = nil) throws {
         guard case let .object(root) = json else {
             throw ConfigError(source: source, reason: "the config must be a JSON object")
         }
@@ -223,14 +244,29 @@ public struct ModelConfig: Hashable, Sendable, Codable {
         guard inputChannels == 3 else {
             throw ConfigError(source: source, field: "input.channels", reason: "must be 3 (RGB images), got \(inputChannels)")
         }
-        guard case let .array(classList)? = root["classes"], !classList.isEmpty else {
-            throw ConfigError(source: source, field: "classes", reason: "missing, empty, or not a list of names")
-        }
-        classes = try classList.enumerated().map { i, value in
-            guard case let .string(s) = value, !s.isEmpty else {
-                throw ConfigError(source: source, field: "classes[\(i)]", reason: "must be a non-empty string")
+        let pinsClasses = root["classes"] != nil
+        if pinsClasses {
+            guard case let .array(classList)? = root["classes"], !classList.isEmpty else {
+                throw ConfigError(source: source, field: "classes", reason: "empty, or not a list of names (leave \"classes\" out to take the data set's)")
             }
-            return s
+            classes = try classList.enumerated().map { i, value in
+                guard case let .string(s) = value, !s.isEmpty else {
+                    throw ConfigError(source: source, field: "classes[\(i)]", reason: "must be a non-empty string")
+                }
+                return s
+            }
+        } else {
+            guard let dataSetClasses else {
+                throw ConfigError(source: source, field: "classes",
+                                  reason: "missing: this config takes its classes from the data set it is trained on (train-detector --data DIR, whose classes.txt names them); a model file's config must name them")
+            }
+            guard !dataSetClasses.isEmpty else {
+                throw ConfigError(source: source, field: "classes", reason: "the data set names no classes")
+            }
+            if let i = dataSetClasses.firstIndex(where: \.isEmpty) {
+                throw ConfigError(source: source, field: "classes[\(i)]", reason: "the data set's class \(i) has an empty name")
+            }
+            classes = dataSetClasses
         }
         guard Set(classes).count == classes.count else {
             throw ConfigError(source: source, field: "classes", reason: "class names must be unique")
@@ -273,11 +309,20 @@ public struct ModelConfig: Hashable, Sendable, Codable {
         guard ConfigBounds.layerCount.contains(layerList.count) else {
             throw ConfigError(source: source, field: "layers", reason: "at most \(ConfigBounds.layerCount.upperBound) layers, got \(layerList.count)")
         }
+        // The head (the last layer) may leave its filters out: anchors x (5 + classes). A config
+        // that takes its classes from the data set must: a number there would pin their count.
+        let head = layerList.count - 1
+        let headFilters = anchors.count * (5 + classes.count)  // bounded by checkHeadSize
+        if !pinsClasses, case let .object(object) = layerList[head], object["filters"] != nil {
+            throw ConfigError(source: source, layer: head, field: "filters",
+                              reason: "a config that takes its classes from the data set leaves the head's filters out: they are anchors x (5 + classes), which the data set decides")
+        }
         layers = try layerList.enumerated().map { index, value in
             guard case let .object(object) = value else {
                 throw ConfigError(source: source, layer: index, reason: "must be an object")
             }
-            let layer = try ModelConfig.decodeLayer(object, index: index, source: source)
+            let layer = try ModelConfig.decodeLayer(object, index: index, source: source,
+                                                    defaultFilters: index == head ? headFilters : nil)
             if let (field, reason) = layer.invalidField(index: index) {
                 throw ConfigError(source: source, layer: index, field: field, reason: reason)
             }
@@ -286,7 +331,9 @@ public struct ModelConfig: Hashable, Sendable, Codable {
         try validate(source: source, memoryLimit: memoryLimit)
     }
 
-    private static func decodeLayer(_ object: [String: JSONValue], index: Int, source: String) throws -> LayerConfig {
+    /// `defaultFilters`: the filters of a conv that leaves them out (the head's); nil: required.
+    private static func decodeLayer(_ object: [String: JSONValue], index: Int, source: String,
+                                    defaultFilters: Int? = nil) throws -> LayerConfig {
         let r = FieldReader(source: source, layer: index, object: object)
         let type = try r.string("type")
         // Ranges here make a number far out of range (1e30, a 30-digit integer) an error that
@@ -294,11 +341,15 @@ public struct ModelConfig: Hashable, Sendable, Codable {
         func size() throws -> Int { try r.int("size", in: ConfigBounds.kernelSize, default: 3) }
         func stride() throws -> Int { try r.int("stride", in: 1...2, default: 1) }
         func filters() throws -> Int { try r.int("filters", in: ConfigBounds.filters) }
+        func convFilters() throws -> Int {
+            guard type != "separable", object["filters"] == nil, let defaultFilters else { return try filters() }
+            return defaultFilters
+        }
         let reach = -ConfigBounds.layerCount.upperBound...ConfigBounds.layerCount.upperBound
         switch type {
         case "conv", "convolutional", "separable":
             try r.rejectUnknown(["type", "filters", "size", "stride", "batchnorm", "activation"])
-            let f = try filters(), s = try size(), st = try stride()
+            let f = try convFilters(), s = try size(), st = try stride()
             let bn = try r.bool("batchnorm", default: false), act = try r.activation("activation", default: .linear)
             return type == "separable"
                 ? .separable(filters: f, size: s, stride: st, batchNorm: bn, activation: act)

@@ -86,6 +86,9 @@ public struct AnchorChoice: Sendable, Equatable {
         case off
         /// Resumed: the anchors the run started with (from its checkpoint).
         case resumed
+        /// Not refitted: the run starts from trained weights whose head was trained with the
+        /// config's anchors and is loaded (refitting would re-initialise it).
+        case keptForWeights
     }
 
     public var outcome: Outcome
@@ -148,6 +151,8 @@ public struct AnchorChoice: Sendable, Equatable {
             return "anchors: \(configFit?.boxCount ?? 0) labelled box(es) for \(count) anchors, too few to check their fit; the config's kept"
         case .off:
             return "anchors: the config's, as asked (autoanchor off)" + (configFit.map { "; they fit the training boxes with \($0.summary)" } ?? "")
+        case .keptForWeights:
+            return "anchors: the config's \(count), kept: the head loaded from the trained weights was trained with them (refitting them would start it afresh); they fit the training boxes with \(fit)"
         case .resumed:
             return anchors == configAnchors
                 ? "anchors: the config's, as the run started with"

@@ -58,6 +58,13 @@ public struct TrainingOptions: Sendable {
     /// The epochs at the end without mosaics; nil: the last tenth (`MosaicSettings.standard`),
     /// of the planned epochs with a time budget.
     public var closeMosaic: Int? = nil
+    /// Start from this trained model (a checkpoint or an exported model file; int8 kernels are
+    /// dequantized): every layer whose tensors it holds with their shapes, the head only when it
+    /// was trained for the same classes and anchors (`WeightTransfer`); the rest from the seed.
+    /// Weights only: the optimizer, the epoch and the schedule start afresh (`resume` continues
+    /// a run instead; the two exclude each other). Autoanchor keeps the config's anchors when
+    /// the file's head is loaded with them. nil: every tensor from its initialisation.
+    public var weights: String? = nil
 
     public init() {}
 }
@@ -116,6 +123,8 @@ public struct TrainingError: Error, CustomStringConvertible, Sendable {
         case configChanged
         /// Resume of a checkpoint saved mid-epoch with settings that change that epoch's batches.
         case partialEpochMismatch
+        /// Starting from trained weights and resuming a run at once.
+        case weightsWithResume
         /// A checkpoint (or its optimizer state) that does not fit the model.
         case badCheckpoint
         /// A sample resized at load for another network input size than the config's.
@@ -179,6 +188,8 @@ public final class Trainer {
     public let options: TrainingOptions
     /// The anchors this run trains with, and why.
     public let anchorChoice: AnchorChoice
+    /// What the run took from `options.weights`; nil without.
+    public let weightTransfer: WeightTransfer?
     let train: [LoadedSample]
     let validation: [LoadedSample]
     let loss: RegionLoss
@@ -214,14 +225,25 @@ public final class Trainer {
         self.options = options
         self.train = train
         self.validation = validation
+        if options.weights != nil && options.resume {
+            throw TrainingError(.weightsWithResume, "starting from trained weights begins a new run, and resuming continues a run from its own last.safetensors: ask for one of them")
+        }
         // Before anything is allocated: a config that fits one image may not fit a batch.
         try config.checkMemory(batch: max(1, min(options.batchSize, train.count)),
                                limit: options.memoryLimit ?? MemoryLimit.machine(), source: config.name)
-        anchorChoice = Trainer.chooseAnchors(config: config, train: train, options: options)
+        let weights = try options.weights.map { try WeightsFile.read(path: $0) }
+        // Refitting the anchors would throw away a head the file trained for them; when the
+        // head starts afresh anyway (other classes), refitting costs nothing.
+        let keepsHead = try weights.map { file in
+            WeightTransfer(from: file, into: config, parameters: try Network.build(config).flatMap(\.parameters).map { ($0.name, $0.shape) }).loadsHead
+        } ?? false
+        anchorChoice = Trainer.chooseAnchors(config: config, train: train, options: options, keepingAnchorsForWeights: keepsHead)
         var trained = config
         trained.anchors = anchorChoice.anchors
         self.config = trained
-        self.network = try Network(config: trained, seed: options.seed)
+        let network = try Network(config: trained, seed: options.seed)
+        self.network = network
+        weightTransfer = try weights.map { try WeightTransfer.load($0, into: network) }
         var settings = trained.loss
         settings.warmupImages = options.warmupImages ?? min(settings.warmupImages, 2 * train.count)
         self.loss = RegionLoss(settings: settings, layout: trained.headLayout)
@@ -271,8 +293,10 @@ public final class Trainer {
 
     /// The anchors to train with: on resume the run's own (those its checkpoint was fitted with,
     /// when the config still has the anchors the run started from), otherwise `AnchorChoice`'s
-    /// rule on the training boxes unless `autoAnchor` is off.
-    static func chooseAnchors(config: ModelConfig, train: [LoadedSample], options: TrainingOptions) -> AnchorChoice {
+    /// rule on the training boxes unless `autoAnchor` is off, or the config's when the head of
+    /// `options.weights` is loaded with them (`keepingAnchorsForWeights`).
+    static func chooseAnchors(config: ModelConfig, train: [LoadedSample], options: TrainingOptions,
+                              keepingAnchorsForWeights: Bool = false) -> AnchorChoice {
         let given = config.anchors
         if options.resume {
             // The checkpoint is read again, and checked, by `restore`: here only its anchors matter.
@@ -287,6 +311,10 @@ public final class Trainer {
         let boxes = boxShapes(train, config: config)
         guard options.autoAnchor else {
             return AnchorChoice(outcome: .off, anchors: given, configAnchors: given, configFit: AnchorFit(anchors: given, boxes: boxes))
+        }
+        if keepingAnchorsForWeights {
+            return AnchorChoice(outcome: .keptForWeights, anchors: given, configAnchors: given,
+                                configFit: AnchorFit(anchors: given, boxes: boxes))
         }
         return AnchorChoice.choose(configAnchors: given, boxes: boxes, gridWidth: config.gridWidth,
                                    gridHeight: config.gridHeight, seed: options.seed)

@@ -91,7 +91,7 @@ import Testing
     /// not), keeps the config's parameter names, and training and inference agree with the
     /// folded network.
     @Test func networkFusesTheBlocksOfTinyDSC() throws {
-        let config = try ModelConfig.load(path: repositoryRoot.appendingPathComponent("models/tiny-dsc.json").path)
+        let config = try shippedTinyDSC()
         let network = try Network(config: config, seed: 3)
         let fusedCount = network.nodes.filter { if case let .operation(op) = $0.step { op is BatchNormMaxPool } else { false } }.count
         #expect(fusedCount == 5)

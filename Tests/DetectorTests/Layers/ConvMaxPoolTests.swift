@@ -34,7 +34,7 @@ import Testing
     /// tiny-dsc folded for inference runs its first conv and pool fused, and gives what the
     /// unfolded network gives in inference mode (running statistics moved by training passes).
     @Test func foldedTinyDSCMatchesUnfoldedInference() throws {
-        let config = try ModelConfig.load(path: repositoryRoot.appendingPathComponent("models/tiny-dsc.json").path)
+        let config = try shippedTinyDSC()
         let network = try Network(config: config, seed: 4)
         let count = config.inputHeight * config.inputWidth * 3
         let input = Tensor(shape: [2, config.inputHeight, config.inputWidth, 3], data: randomValues(2 * count, seed: 42))

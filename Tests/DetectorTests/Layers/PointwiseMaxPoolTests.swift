@@ -33,7 +33,7 @@ import Testing
 
     /// tiny-dsc folded for inference runs its four pointwise + pool pairs fused.
     @Test func foldedTinyDSCFusesItsPointwisePools() throws {
-        let config = try ModelConfig.load(path: repositoryRoot.appendingPathComponent("models/tiny-dsc.json").path)
+        let config = try shippedTinyDSC()
         let folded = try Network(config: config, seed: 4).foldedForInference()
         let fused = folded.nodes.filter { if case let .operation(op) = $0.step { op is PointwiseMaxPool } else { false } }
         #expect(fused.count == 4)

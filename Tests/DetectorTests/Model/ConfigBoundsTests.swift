@@ -338,7 +338,7 @@ func smallConfig(_ name: String, replace: String, with: String, layer: Int?, fie
         let names = try FileManager.default.contentsOfDirectory(atPath: models.path)
         #expect(names.contains("tiny-dsc.json"))
         for name in names where name.hasSuffix(".json") {
-            _ = try ModelConfig.load(path: models.appendingPathComponent(name).path)
+            _ = try ConfigFile.load(path: models.appendingPathComponent(name).path)
         }
         for name in names where name.hasSuffix(".safetensors") {
             let checkpoint = try Checkpoint.load(path: models.appendingPathComponent(name).path)

@@ -44,7 +44,7 @@ import Testing
     /// forward and backward passes allocate (`Network.reserve`).
     @Test(arguments: ["models/tiny-dsc.json", "small"])
     func coversWhatTheNetworkAllocates(_ name: String) throws {
-        let config = name == "small" ? try decode(smallConfigJSON) : try ModelConfig.load(path: repositoryRoot.appendingPathComponent(name).path)
+        let config = name == "small" ? try decode(smallConfigJSON) : try shippedTinyDSC()
         let network = try Network(config: config, seed: 1)
         let batch = 3
         let e = try config.memoryEstimate(batch: batch)
@@ -84,7 +84,7 @@ import Testing
     }
 
     @Test func trainingBatchesAreCheckedWithTheirSize() throws {
-        let config = try ModelConfig.load(path: repositoryRoot.appendingPathComponent("models/tiny-dsc.json").path)
+        let config = try shippedTinyDSC()
         let sixteen = try config.memoryEstimate(batch: 16)
         #expect(sixteen.totalBytes > 64 << 20 && sixteen.totalBytes < 2 << 30)
         // Activations grow with the batch; parameters and workspace do not.

@@ -8,7 +8,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 
 @Suite struct NetworkTests {
     @Test func tinyDSCTableMatchesTheReferenceCounts() throws {
-        let config = try ModelConfig.load(path: repositoryRoot.appendingPathComponent("models/tiny-dsc.json").path)
+        let config = try shippedTinyDSC()
         let network = try Network(config: config, seed: 1)
         // ../shared/bench/tiny_dsc.py: 125,736 parameters, 142.574 MFLOPs per 256 x 256 image.
         #expect(network.parameterCount == 125_736)
@@ -20,7 +20,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     }
 
     @Test func sameSeedGivesSameWeights() throws {
-        let config = try ModelConfig.load(path: repositoryRoot.appendingPathComponent("models/tiny-dsc.json").path)
+        let config = try shippedTinyDSC()
         let a = try Network(config: config, seed: 3), b = try Network(config: config, seed: 3)
         let c = try Network(config: config, seed: 4)
         #expect(a.parameters.map(\.value) == b.parameters.map(\.value))
