@@ -167,15 +167,18 @@ def has_time_option():
 def evaluate(model, data):
     out, _, _ = run([TRAIN, "evaluate", model, "--data", data, "--json"])
     r = last_json(out)
-    return {"mAP50": round(r["mAP50"], 4), "mAP50to95": round(r["mAP50to95"], 4),
-            "perClassAP50": r["perClassAP50"], "precision": round(r["precision"], 4), "recall": round(r["recall"], 4)}
+    def rounded(v):
+        return None if v is None else round(v, 4)
+    return {"mAP50": rounded(r["mAP50"]), "mAP50to95": rounded(r["mAP50_95"]),
+            "perClassAP50": [c["AP50"] for c in r["classes"]], "precision": rounded(r["precision"]),
+            "recall": rounded(r["recall"])}
 
 
 def val_images(data):
     folder = os.path.join(data, "val", "images")
     if not os.path.isdir(folder):
         folder = os.path.join(data, "images")
-    return sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(".png"))
+    return sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith((".png", ".jpg", ".jpeg")))
 
 
 def score_with_pycocotools(model, data, name):
