@@ -100,9 +100,19 @@ fuzz: deps
 # ULTRALYTICS=1): trains under each of BUDGETS="2.5 5 10" minutes on DATASETS=trees,shapes,
 # prints mAP@0.5 and mAP@[.5:.95] per budget and the shipped model on the second generator's
 # shapes, and writes runs/accuracy/results.json (README, "Accuracy").
-.PHONY: accuracy
+.PHONY: accuracy ablation bench-memory
 accuracy: build
 	python3 scripts/accuracy.py
+
+# The recipe and model ablation (scripts/ablation.py: MODE=time|epochs, BUDGET minutes,
+# DATASETS, VARIANTS): every variant at equal compute on the tree crowns and the shapes.
+ablation: build
+	python3 scripts/ablation.py
+
+# Peak RSS training one epoch on 1,000 JPEG photos of 2400x1800 against 1,000 of 256x256, and on
+# a quarter as many (scripts/memory_bench.py; writes its data sets under data/memory-bench).
+bench-memory: build
+	python3 scripts/memory_bench.py
 
 # The commands in PREFIX/bin and the configs and the trained model in PREFIX/share/detector,
 # where the installed commands look for them (see README, "Installing").
