@@ -197,7 +197,7 @@ final class UnsafeMutableSendable<T>: @unchecked Sendable {
             for item in scene.items {
                 guard let k = item.classIndex else { continue }
                 switch (k, item.pieces[0]) {
-                case let (2, .polygon(points)):
+                case (2, .polygon(let points)):
                     #expect(points.count == 3)
                     let angles = (0..<3).map { j -> Float in
                         let u = points[(j + 1) % 3] - points[j], v = points[(j + 2) % 3] - points[j]
@@ -206,7 +206,7 @@ final class UnsafeMutableSendable<T>: @unchecked Sendable {
                     #expect(abs(angles.reduce(0, +) - 180) < 0.1)
                     #expect(angles.min()! >= 20 - 0.05 && angles.max()! <= 130 + 0.05)
                     if angles.max()! - angles.min()! < 0.1 { equilateral += 1 } else { other += 1 }
-                case let (1, .roundedRectangle(_, half, r, _)):
+                case (1, .roundedRectangle(_, let half, let r, _)):
                     #expect(half.x / half.y >= 1 && half.x / half.y <= 1.15 + 1e-4)
                     #expect(r >= 0 && r <= 0.25 * 2 * min(half.x, half.y) + 1e-4)
                     if r > 0 { rounded += 1 }
