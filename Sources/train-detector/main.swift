@@ -355,12 +355,12 @@ struct Train: ParsableCommand {
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the synthetic shapes data set (deterministic: the same seed gives the same bytes).",
-        discussion: "The set is written into a temporary folder beside --out and renamed to --out only when complete: an interrupted run leaves no --out (its temporary folder is deleted by the next run). An --out that exists and is not empty is refused unless --force, which replaces it whole.\n\n--style other writes the second generator's images (outlines, hatched, gradient and checkered fills, triangles that are not equilateral, rounded and slightly oblong squares, tiny and large shapes, other image sizes, textured backgrounds, clutter and occlusion): for measuring a model trained on the first on shapes drawn differently.")
-    @Option(help: "Output folder (default \(defaultDataFolder), or \(otherDataFolder) with --style other).") var out: String?
+        discussion: "The set is written into a temporary folder beside --out and renamed to --out only when complete: an interrupted run leaves no --out (its temporary folder is deleted by the next run). An --out that exists and is not empty is refused unless --force, which replaces it whole.\n\n--style other writes the second generator's images (outlines, hatched, gradient and checkered fills, triangles that are not equilateral, rounded and slightly oblong squares, tiny and large shapes, other image sizes, textured backgrounds, clutter and occlusion): for measuring a model trained on the first on shapes drawn differently.\n\n--style varied writes the training generator with its rendering randomised (VariedShapes: 30% classic images, the rest with outlines, patterned, translucent and shaded fills, triangles of random angles, rounded and oblong squares, 3% to 75% sizes, random image sizes, other backgrounds, noise, blur, clutter and bounded occlusion): training data that carries to shapes drawn differently.")
+    @Option(help: "Output folder (default \(defaultDataFolder), or \(otherDataFolder) with --style other, \(variedDataFolder) with --style varied).") var out: String?
     @Option(help: "Training images, \(describe(Limits.trainImages)).") var train = defaultTrainCount
     @Option(help: "Validation images, \(describe(Limits.valImages)).") var val = defaultValCount
     @Option(help: "Seed.") var seed: UInt64 = 1
-    @Option(help: "Generator: shapes (the training generator) or other (the second generator, drawn differently).")
+    @Option(help: "Generator: shapes (the training generator), other (the second generator, drawn differently) or varied (the training generator with its rendering randomised).")
     var style: Style = .shapes
     @Flag(help: "Write the demo set instead (one split, \(SyntheticShapes.demoCount) images, seed \(SyntheticShapes.demoSeed)): how samples/ was made.")
     var demo = false
@@ -373,9 +373,12 @@ struct Generate: ParsableCommand {
         case shapes
         /// The second generator (`OtherShapes`): the same classes drawn as the first never draws them.
         case other
+        /// The randomised training generator (`VariedShapes`).
+        case varied
     }
 
     static let otherDataFolder = "data/other-shapes"
+    static let variedDataFolder = "data/varied"
 
     func validate() throws {
         try check(train, in: Limits.trainImages, "--train")
@@ -384,7 +387,7 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        let out = self.out ?? (style == .other ? Generate.otherDataFolder : defaultDataFolder)
+        let out = self.out ?? [.other: Generate.otherDataFolder, .varied: Generate.variedDataFolder][style] ?? defaultDataFolder
         try report {
             do {
                 if demo {
@@ -399,10 +402,11 @@ struct Generate: ParsableCommand {
                 switch style {
                 case .shapes: try SyntheticShapes.writeDataset(to: out, trainCount: train, valCount: val, seed: seed, replacing: force, progress: progress)
                 case .other: try OtherShapes.writeDataset(to: out, trainCount: train, valCount: val, seed: seed, replacing: force, progress: progress)
+                case .varied: try VariedShapes.writeDataset(to: out, trainCount: train, valCount: val, seed: seed, replacing: force, progress: progress)
                 }
                 if stderrIsTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
                 print(String(format: "wrote %d train + %d val images to %@ in %.1f s%@", train, val, out, Date().timeIntervalSince(start),
-                             style == .other ? " (--style other)" : ""))
+                             style == .shapes ? "" : " (--style \(style.rawValue))"))
             } catch let error as FolderWriteError where error.kind == .notEmpty {
                 throw CommandError("\(out) already exists and is not empty; pass --force to replace it, or choose another --out")
             }

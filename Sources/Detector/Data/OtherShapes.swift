@@ -38,6 +38,21 @@ import Foundation
 /// Each label is the tight box of the object's geometry (circle: centre ± radius; polygon: the
 /// extremes of its vertices), which the drawn pixels reach within a pixel; objects lie wholly
 /// inside the image (1 px margin). The drawing is in Float, rounded once at the end.
+///
+/// What it shares with `VariedShapes`, the randomised training generator (`generate --style
+/// varied`, written later to train for this test): the "never" above holds for
+/// `SyntheticShapes` only. A model trained on `VariedShapes` has seen, by design, the same
+/// axes of variation: outlines (thin and thick), solid fills with a stroke of another colour,
+/// non-equilateral triangles, squares up to 15% oblong with rounded corners, exact circles,
+/// objects from 3% to 75% of the short side, image sizes and aspect ratios well beyond the
+/// training ones (its continuous range covers the sizes here, though not this list), heavy
+/// Gaussian noise, 3 x 3 box blur, non-class clutter (ellipses and bars among it, of other
+/// proportions) and occlusion under a visible-pixels rule like the one here. It shares no code
+/// and none of these: the hatched, cross-hatched, checkered and hard two-colour gradient fills;
+/// the tile, wood-grain, speckle and brick backgrounds (its colour clouds are fractal value noise
+/// too, though per channel, and it has flat noisy backgrounds too); stars, crosses and
+/// bitmap-font text; the 4 x 4 supersampled anti-aliasing; the streams. So this generator stays
+/// a held-out renderer for its patterns and textures, but no longer for the axes listed first.
 public struct OtherShapes: Sendable {
     public static let classNames = SyntheticShapes.classNames
     public let seed: UInt64
