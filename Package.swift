@@ -14,6 +14,10 @@ let cpuFlags = ["-target-cpu", "haswell"]
 let cpuFlags: [String] = []
 #endif
 let optimised: [SwiftSetting] = [.unsafeFlags(["-O"] + cpuFlags), .swiftLanguageMode(.v5)]
+// The AVX-512 kernels (C, intrinsics): each function carries its own target attribute, so the
+// target is compiled for the baseline CPU and `KernelISA` calls them only where they can run.
+// Optimised in debug builds too, for the same reason as the Swift kernels.
+let optimisedC: [CSetting] = [.unsafeFlags(["-O3"])]
 
 let package = Package(
     name: "Detector",
@@ -36,7 +40,8 @@ let package = Package(
                        providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CFreeType", path: "Sources/CFreeType", pkgConfig: "freetype2",
                        providers: [.apt(["libfreetype-dev"])]),
-        .target(name: "Detector", dependencies: ["CPNG", "CJPEG", "COpenBLAS", "CFreeType"], swiftSettings: optimised),
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: optimisedC),
+        .target(name: "Detector", dependencies: ["CPNG", "CJPEG", "COpenBLAS", "CFreeType", "CKernels"], swiftSettings: optimised),
         .target(name: "CommandSupport", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

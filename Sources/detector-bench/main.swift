@@ -61,6 +61,8 @@ struct Bench: ParsableCommand {
         }
 
         print(network.table())
+        let isaSetting = ProcessInfo.processInfo.environment["DETECTOR_ISA"].map { "DETECTOR_ISA=\($0)" } ?? "DETECTOR_ISA unset"
+        print("kernels: \(KernelISA.selected.rawValue) (AVX-512 \(KernelISA.avx512Available ? "available" : "not available"); \(isaSetting))")
         if memory {
             let input = batchInput(16), t = targets(16)
             for _ in 0..<20 { trainStep(input, t) }
@@ -128,7 +130,7 @@ struct Bench: ParsableCommand {
               ? String(format: "peak resident memory while training at batch 16: %.1f MiB", peak)
               : String(format: "peak resident memory since the last training measurement: %.1f MiB", peak))
         let trainJSON = trainRates.keys.sorted { Int($0)! < Int($1)! }.map { "\"\($0)\": \(String(format: "%.1f", trainRates[$0]!))" }.joined(separator: ", ")
-        print("{\"config\": \"\(self.config)\", \"train_images_per_s\": {\(trainJSON)}, \"infer_ms_batch1\": \(String(format: "%.3f", 1000 / latency.median)), \"infer_images_per_s_batch16\": \(String(format: "%.1f", inferImages)), \"peak_rss_mib\": \(String(format: "%.1f", peak))}")
+        print("{\"config\": \"\(self.config)\", \"isa\": \"\(KernelISA.selected.rawValue)\", \"train_images_per_s\": {\(trainJSON)}, \"infer_ms_batch1\": \(String(format: "%.3f", 1000 / latency.median)), \"infer_images_per_s_batch16\": \(String(format: "%.1f", inferImages)), \"peak_rss_mib\": \(String(format: "%.1f", peak))}")
     }
 }
 

@@ -1,3 +1,5 @@
+import CKernels
+
 /// A k x k convolution with stride s and "same" padding p = k / 2 (PyTorch's
 /// `Conv2d(padding=k//2)`): output side ⌊(H + 2p − k)/s⌋ + 1, which is ⌈H/s⌉ for odd k.
 ///
@@ -228,16 +230,22 @@ extension Conv2D {
         let (h, w, c) = (inputShape.height, inputShape.width, inputShape.channels)
         let (oh, ow, f, k, s, pad) = (outputShape.height, outputShape.width, outputShape.channels, size, stride, padding)
         let imageCount = inputShape.count
+        // Interior columns: every tap inside the image on x.
+        let interior = interiorColumns(outputWidth: ow, inputWidth: w, size: k, stride: s, padding: pad)
+        let (interiorLow, interiorHigh) = (interior.lowerBound, interior.upperBound)
+        let isa = KernelISA.active
         weight.value.withUnsafeBufferPointer { kernel in
             let wk = kernel.baseAddress!
             parallelRanges(batch * oh) { _, rows in
+                if isa == .avx512 {
+                    ck_conv_direct_forward(input, output, wk, bias, act.kernelCode, h, w, c, oh, ow, f, k, s, pad,
+                                           interiorLow, interiorHigh, rows.lowerBound, rows.upperBound)
+                    return
+                }
                 for r in rows {
                     let n = r / oh, oy = r % oh
                     let image = input + n * imageCount
                     let yLow = max(0, pad - oy * s), yHigh = min(k, h + pad - oy * s)
-                    // Interior columns: every tap inside the image on x.
-                    let interiorLow = min(ow, (pad + s - 1) / s)
-                    let interiorHigh = max(interiorLow, min(ow, (w - k + pad) / s + 1))
                     var ox = 0
                     while ox < ow {
                         if k == 3 && ox >= interiorLow && ox + 4 <= interiorHigh {
@@ -306,14 +314,20 @@ extension Conv2D {
         let weightCount = weight.count
         let parts = partCount(batch * oh)
         for p in 0..<parts { gradientWorkspace.buffer(p, count: weightCount).update(repeating: 0, count: weightCount) }
+        let interior = interiorColumns(outputWidth: ow, inputWidth: w, size: k, stride: s, padding: pad)
+        let (interiorLow, interiorHigh) = (interior.lowerBound, interior.upperBound)
+        let isa = KernelISA.active
         parallelRanges(batch * oh) { worker, rows in
             let dw = gradientWorkspace.buffer(worker, count: weightCount)
+            if isa == .avx512 {
+                ck_conv_direct_weight_gradient(input, gradientOutput, dw, h, w, c, oh, ow, f, k, s, pad,
+                                               interiorLow, interiorHigh, rows.lowerBound, rows.upperBound)
+                return
+            }
             for r in rows {
                 let n = r / oh, oy = r % oh
                 let image = input + n * imageCount
                 let yLow = max(0, pad - oy * s), yHigh = min(k, h + pad - oy * s)
-                let interiorLow = min(ow, (pad + s - 1) / s)
-                let interiorHigh = max(interiorLow, min(ow, (w - k + pad) / s + 1))
                 if k == 3 {
                     // Interior columns: for each kernel row and input channel, the three taps
                     // kx = 0, 1, 2 accumulate in registers over the whole row, then once into dw.
@@ -369,4 +383,18 @@ extension Conv2D {
             }
         }
     }
+}
+
+/// The output columns of a convolution whose every tap lies inside the image on x (no padding
+/// read): with input width w, kernel k, stride s, padding p and ow output columns, column ox
+/// reads x = ox·s − p + kx for kx in 0..<k, so it is interior when ox·s − p ≥ 0 and
+/// ox·s − p + k − 1 ≤ w − 1, i.e. ⌈p/s⌉ ≤ ox ≤ ⌊(w − k + p)/s⌋, clipped to 0..<ow; empty
+/// (at the lower end) when there is none. (Swift's division truncates toward zero, not down,
+/// when w − k + p < 0; the range is empty then all the same, since p ≥ 1 makes ⌈p/s⌉ ≥ 1.)
+/// The direct and depthwise kernels run these columns without bounds checks on x, in blocks.
+@inline(__always)
+func interiorColumns(outputWidth ow: Int, inputWidth w: Int, size k: Int, stride s: Int, padding pad: Int) -> Range<Int> {
+    let low = min(ow, (pad + s - 1) / s)
+    let high = max(low, min(ow, (w - k + pad) / s + 1))
+    return low..<high
 }

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Inference only: a 3x3 stride-1 convolution with few input channels (the network's first
 /// layer, batch norm folded in: bias and activation) and the 2x2/2 max pool after it, in one
 /// pass. Each pooled output takes the four convolution outputs of its window into four
@@ -37,10 +39,15 @@ final class ConvMaxPool: Layer {
         let act = conv.activation
         let biasValues = conv.bias?.value ?? [Float](repeating: 0, count: f)
         let imageCount = inputShape.count
+        let isa = KernelISA.active
         conv.weight.value.withUnsafeBufferPointer { kernel in biasValues.withUnsafeBufferPointer { bias in
             let wk = kernel.baseAddress!, bk = bias.baseAddress!
             @inline(__always) func maximum(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a.replacing(with: b, where: b .> a) }
             parallelRanges(batch * ph) { _, rows in
+                if isa == .avx512 {
+                    ck_conv_maxpool_forward(input, output, wk, bk, act.kernelCode, h, w, c, ph, pw, f, rows.lowerBound, rows.upperBound)
+                    return
+                }
                 for r in rows {
                     let n = r / ph, py = r % ph
                     let image = input + n * imageCount

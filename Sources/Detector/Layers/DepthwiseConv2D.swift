@@ -1,3 +1,5 @@
+import CKernels
+
 /// A depthwise k x k convolution (one filter per channel, MobileNet's), stride s, same padding
 /// p = k / 2, no bias (a batch norm follows). Kernel layout `weight[ky, kx, c]` (HWC, i.e.
 /// PyTorch's [C, 1, k, k] transposed):
@@ -42,18 +44,24 @@ public final class DepthwiseConv2D: Layer {
         let (oh, ow, k, s, pad) = (outputShape.height, outputShape.width, size, stride, padding)
         let imageCount = inputShape.count
         let vectorEnd = c - c % 16
+        // Interior columns (every tap inside on x), four pixels at a time: four independent
+        // accumulator chains instead of one, the same sums in the same order (ky, then kx) as
+        // the single-pixel loop below.
+        let interior = interiorColumns(outputWidth: ow, inputWidth: w, size: k, stride: s, padding: pad)
+        let (interiorLow, interiorHigh) = (interior.lowerBound, interior.upperBound)
+        let isa = KernelISA.active
         weight.value.withUnsafeBufferPointer { kernel in
             let wk = kernel.baseAddress!
             parallelRanges(batch * oh, minimumPerPart: 1) { _, rows in
+                if isa == .avx512 {
+                    ck_depthwise_forward(input, output, wk, h, w, c, oh, ow, k, s, pad, interiorLow, interiorHigh,
+                                         rows.lowerBound, rows.upperBound)
+                    return
+                }
                 for r in rows {
                     let n = r / oh, oy = r % oh
                     let image = input + n * imageCount
                     let yLow = max(0, pad - oy * s), yHigh = min(k, h + pad - oy * s)
-                    // Interior columns (every tap inside on x), four pixels at a time: four
-                    // independent accumulator chains instead of one, the same sums in the same
-                    // order (ky, then kx) as the single-pixel loop below.
-                    let interiorLow = min(ow, (pad + s - 1) / s)
-                    let interiorHigh = max(interiorLow, min(ow, (w - k + pad) / s + 1))
                     var ox = 0
                     while ox < ow {
                         if ox >= interiorLow && ox + 4 <= interiorHigh && vectorEnd == c {
@@ -123,16 +131,23 @@ public final class DepthwiseConv2D: Layer {
         // ∂w: each worker sums its rows into a private k·k·c buffer; the buffers are added at the end.
         let parts = partCount(batch * oh)
         for p in 0..<parts { partialGradients.buffer(p, count: weightCount).update(repeating: 0, count: weightCount) }
+        // Interior columns (every tap inside on x): on AVX2 for k = 3 only, where the three taps
+        // of a kernel row accumulate in registers over the whole row, then once into dw.
+        let interior = interiorColumns(outputWidth: ow, inputWidth: w, size: k, stride: s, padding: pad)
+        let isa = KernelISA.active
         parallelRanges(batch * oh) { worker, rows in
             let dw = partialGradients.buffer(worker, count: weightCount)
+            if isa == .avx512 {
+                ck_depthwise_weight_gradient(input, dOut, dw, h, w, c, oh, ow, k, s, pad, interior.lowerBound, interior.upperBound,
+                                             rows.lowerBound, rows.upperBound)
+                return
+            }
+            let interiorLow = interior.lowerBound
+            let interiorHigh = k == 3 ? interior.upperBound : interiorLow
             for r in rows {
                 let n = r / oh, oy = r % oh
                 let image = input + n * imageCount
                 let yLow = max(0, pad - oy * s), yHigh = min(k, h + pad - oy * s)
-                // Interior columns (every tap inside on x), k = 3: the three taps of a kernel row
-                // accumulate in registers over the whole row, then once into dw.
-                let interiorLow = min(ow, (pad + s - 1) / s)
-                let interiorHigh = k == 3 ? max(interiorLow, min(ow, (w - k + pad) / s + 1)) : interiorLow
                 if interiorHigh > interiorLow {
                     let gRow = dOut + (n * oh + oy) * ow * c
                     for ky in yLow..<yHigh {
@@ -197,6 +212,10 @@ public final class DepthwiseConv2D: Layer {
         weight.value.withUnsafeBufferPointer { kernel in
             let wk = kernel.baseAddress!
             parallelRanges(batch * h) { _, rows in
+                if isa == .avx512 && s == 1 {
+                    ck_depthwise_input_gradient_stride1(dOut, gradientInput, wk, h, w, c, oh, ow, k, pad, rows.lowerBound, rows.upperBound)
+                    return
+                }
                 for r in rows {
                     let n = r / h, y = r % h
                     let gImage = dOut + n * oh * ow * c

@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 
 /// Row-major single-precision GEMM through OpenBLAS:
@@ -51,9 +52,16 @@ final class Workspace: @unchecked Sendable {
 /// multiple of 16 and a small k: four rows of C at a time, 16 columns of each in a SIMD16
 /// accumulator, A's values broadcast against rows of B. No packing, so for the pointwise
 /// layers' skinny shapes (k of 16 to 64) it beats OpenBLAS, whose copies of A and B cost as
-/// much as its kernel there (see `PointwiseConv2D.usesSmallGEMM`).
-func smallGEMM(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>) {
+/// much as its kernel there (see `PointwiseConv2D.usesSmallGEMM`). On `.avx512`, the same
+/// product by `ck_small_gemm` (eight rows at a time, one ZMM accumulator each). `isa` is read
+/// by the caller before it splits rows between the cores (`KernelISA.active`).
+func smallGEMM(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+               isa: KernelISA) {
     precondition(n % 16 == 0, "smallGEMM needs n a multiple of 16")
+    if isa == .avx512 {
+        ck_small_gemm(m, n, k, a, b, c)
+        return
+    }
     var i = 0
     while i + 4 <= m {
         let a0 = a + i * k, a1 = a0 + k, a2 = a1 + k, a3 = a2 + k

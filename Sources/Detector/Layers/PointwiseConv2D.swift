@@ -32,11 +32,12 @@ public final class PointwiseConv2D: Layer {
         let (cin, cout) = (inputShape.channels, outputShape.channels)
         let act = activation
         let biasValues = bias?.value ?? []
+        let isa = KernelISA.active
         weight.value.withUnsafeBufferPointer { w in biasValues.withUnsafeBufferPointer { b in
             let biasPointer = bias == nil ? nil : b.baseAddress
             parallelRanges(rows, parts: engineThreads, minimumPerPart: 64) { _, range in
                 Self.product(m: range.count, n: cout, k: cin, a: input + range.lowerBound * cin, b: w.baseAddress!,
-                             c: output + range.lowerBound * cout)
+                             c: output + range.lowerBound * cout, isa: isa)
                 // Bias and activation on this worker's rows while they are in its cache.
                 addBiasAndActivate(output, rows: range, channels: cout, bias: biasPointer, activation: act)
             }
@@ -60,6 +61,7 @@ public final class PointwiseConv2D: Layer {
             transposed = [Float](repeating: 0, count: weightCount)
             for ci in 0..<cin { for co in 0..<cout { transposed[co * cin + ci] = weight.value[ci * cout + co] } }
         }
+        let isa = KernelISA.active
         weight.value.withUnsafeBufferPointer { w in transposed.withUnsafeBufferPointer { wt in
             parallelRanges(rows, parts: engineThreads, minimumPerPart: 64) { worker, range in
                 gemm(transposeA: true, m: cin, n: cout, k: range.count, a: input + range.lowerBound * cin, lda: cin,
@@ -68,7 +70,7 @@ public final class PointwiseConv2D: Layer {
                 if let gIn = gradientInput {
                     if smallInput {
                         smallGEMM(m: range.count, n: cin, k: cout, a: gradientOutput + range.lowerBound * cout, b: wt.baseAddress!,
-                                  c: gIn + range.lowerBound * cin)
+                                  c: gIn + range.lowerBound * cin, isa: isa)
                     } else {
                         gemm(transposeB: true, m: range.count, n: cin, k: cout, a: gradientOutput + range.lowerBound * cout, lda: cout,
                              b: w.baseAddress!, ldb: cout, beta: 0, c: gIn + range.lowerBound * cin, ldc: cin)
@@ -95,10 +97,12 @@ extension PointwiseConv2D {
     /// is paid for.
     static func usesSmallGEMM(n: Int, k: Int) -> Bool { n % 16 == 0 && k <= 32 }
 
-    /// C[m, n] = A[m, k] · B[k, n], contiguous row-major, on the kernel `usesSmallGEMM` picks.
-    static func product(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>) {
+    /// C[m, n] = A[m, k] · B[k, n], contiguous row-major, on the kernel `usesSmallGEMM` picks
+    /// (`smallGEMM` on `isa`'s path, or OpenBLAS).
+    static func product(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+                        isa: KernelISA) {
         if usesSmallGEMM(n: n, k: k) {
-            smallGEMM(m: m, n: n, k: k, a: a, b: b, c: c)
+            smallGEMM(m: m, n: n, k: k, a: a, b: b, c: c, isa: isa)
         } else {
             gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, beta: 0, c: c, ldc: n)
         }

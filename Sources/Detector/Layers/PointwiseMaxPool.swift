@@ -39,6 +39,7 @@ final class PointwiseMaxPool: Layer {
         // Pooled rows per block: about 512 image pixels per product.
         let blockRows = max(1, 256 / w)
         precondition(h == 2 * ph)
+        let isa = KernelISA.active
         pointwise.weight.value.withUnsafeBufferPointer { wv in biasValues.withUnsafeBufferPointer { bias in
             let weights = wv.baseAddress!, bk = bias.baseAddress!
             parallelRanges(batch * ph) { worker, rows in
@@ -50,7 +51,7 @@ final class PointwiseMaxPool: Layer {
                     // (image, row) order, contiguous in NHWC since h = 2·ph.
                     let m = 2 * (end - r) * w
                     let a = input + 2 * r * w * cin
-                    PointwiseConv2D.product(m: m, n: f, k: cin, a: a, b: weights, c: buffer)
+                    PointwiseConv2D.product(m: m, n: f, k: cin, a: a, b: weights, c: buffer, isa: isa)
                     for q in 0..<(end - r) {
                         let top = buffer + 2 * q * w * f, bottom = top + w * f
                         let out = output + (r + q) * pw * f

@@ -1,0 +1,79 @@
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+/// AVX-512 versions of the engine's hot kernels (the Swift kernels are compiled for AVX2).
+/// Every function below except `ck_avx512_usable` executes AVX-512 instructions: call one only
+/// when `ck_avx512_usable()` returned 1 (Swift: `KernelISA.active == .avx512`).
+///
+/// Conventions, as in the Swift kernels they replace: NHWC activations, contiguous; counts and
+/// indices are `ptrdiff_t` (Swift `Int`); a call covers the rows [rowBegin, rowEnd) of the
+/// flattened (image, output row) order, so the Swift side splits rows between workers and each
+/// worker calls the kernel on its own range. Sums are fused multiply-adds, taken per output in
+/// the same order by every path of a kernel (interior blocks and edge pixels alike), so that
+/// fused and unfused steps (`ConvMaxPool` against `Conv2D` then `MaxPool2D`) agree bit for bit.
+///
+/// Activation codes: 0 leaky (slope 0.1), 1 relu, 2 relu6, 3 linear.
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 1 when the CPU has AVX-512 F, BW, DQ and VL and the operating system saves the ZMM and
+/// mask registers (XCR0 bits 1, 2, 5, 6, 7), else 0.
+int ck_avx512_usable(void);
+
+/// `Conv2D`'s direct kernel (few input channels, f a multiple of 16), forward:
+/// out[n, oy, ox, co] = act(Σ_{ky,kx,ci} in[n, oy·s + ky − pad, ox·s + kx − pad, ci] · w[ky, kx, ci, co] + b[co])
+/// with the taps outside the image left out; w is HWIO; bias may be NULL (then b = 0).
+/// Output columns [interiorLow, interiorHigh) have every tap inside the image on x.
+void ck_conv_direct_forward(const float *input, float *output, const float *weight, const float *bias, int activation,
+                            ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, ptrdiff_t oh, ptrdiff_t ow, ptrdiff_t f,
+                            ptrdiff_t k, ptrdiff_t s, ptrdiff_t pad, ptrdiff_t interiorLow, ptrdiff_t interiorHigh,
+                            ptrdiff_t rowBegin, ptrdiff_t rowEnd);
+
+/// `Conv2D`'s direct kernel, weight gradient over the rows [rowBegin, rowEnd):
+/// dw[ky, kx, ci, co] += Σ_{n,oy,ox} in[n, oy·s + ky − pad, ox·s + kx − pad, ci] · gOut[n, oy, ox, co].
+void ck_conv_direct_weight_gradient(const float *input, const float *gradientOutput, float *dw,
+                                    ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, ptrdiff_t oh, ptrdiff_t ow, ptrdiff_t f,
+                                    ptrdiff_t k, ptrdiff_t s, ptrdiff_t pad, ptrdiff_t interiorLow, ptrdiff_t interiorHigh,
+                                    ptrdiff_t rowBegin, ptrdiff_t rowEnd);
+
+/// `ConvMaxPool`: a 3x3 stride-1 pad-1 direct convolution and the 2x2/2 max pool after it, over
+/// the pooled rows [rowBegin, rowEnd) of batch·ph (h = 2·ph, w = 2·pw):
+/// out[n, py, px, co] = act(max_{dy,dx} conv[n, 2py + dy, 2px + dx, co] + b[co]), each conv value
+/// summed exactly as `ck_conv_direct_forward` sums it. bias must not be NULL.
+void ck_conv_maxpool_forward(const float *input, float *output, const float *weight, const float *bias, int activation,
+                             ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, ptrdiff_t ph, ptrdiff_t pw, ptrdiff_t f,
+                             ptrdiff_t rowBegin, ptrdiff_t rowEnd);
+
+/// `DepthwiseConv2D` forward (any c; c % 16 channels by masked loads):
+/// out[n, oy, ox, ch] = Σ_{ky,kx} in[n, oy·s + ky − pad, ox·s + kx − pad, ch] · w[ky, kx, ch], summed over ky then kx.
+void ck_depthwise_forward(const float *input, float *output, const float *weight,
+                          ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, ptrdiff_t oh, ptrdiff_t ow,
+                          ptrdiff_t k, ptrdiff_t s, ptrdiff_t pad, ptrdiff_t interiorLow, ptrdiff_t interiorHigh,
+                          ptrdiff_t rowBegin, ptrdiff_t rowEnd);
+
+/// `DepthwiseConv2D` weight gradient over the output rows [rowBegin, rowEnd):
+/// dw[ky, kx, ch] += Σ_{n,oy,ox} gOut[n, oy, ox, ch] · in[n, oy·s + ky − pad, ox·s + kx − pad, ch].
+void ck_depthwise_weight_gradient(const float *input, const float *gradientOutput, float *dw,
+                                  ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, ptrdiff_t oh, ptrdiff_t ow,
+                                  ptrdiff_t k, ptrdiff_t s, ptrdiff_t pad, ptrdiff_t interiorLow, ptrdiff_t interiorHigh,
+                                  ptrdiff_t rowBegin, ptrdiff_t rowEnd);
+
+/// `DepthwiseConv2D` input gradient for stride 1, gathered, over the input rows [rowBegin, rowEnd)
+/// of batch·h (written, not accumulated):
+/// dIn[n, y, x, ch] = Σ_{ky,kx} gOut[n, y + pad − ky, x + pad − kx, ch] · w[ky, kx, ch] over the taps inside the output.
+void ck_depthwise_input_gradient_stride1(const float *gradientOutput, float *gradientInput, const float *weight,
+                                         ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, ptrdiff_t oh, ptrdiff_t ow,
+                                         ptrdiff_t k, ptrdiff_t pad, ptrdiff_t rowBegin, ptrdiff_t rowEnd);
+
+/// C[m, n] = A[m, k] · B[k, n], row-major and contiguous, n a multiple of 16 (`smallGEMM`).
+void ck_small_gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, const float *b, float *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,240 @@
+import Foundation
+import Testing
+@testable import Detector
+
+/// The kernels that have an AVX-512 version (CKernels), run on each path in-process through
+/// `KernelISA.withActive` and compared with the plain reference loops: the direct first
+/// convolution (forward, both gradients, fused with its pool), the depthwise convolution
+/// (forward, both gradients), the small GEMM and the pointwise layer built on it. Shapes are
+/// odd on purpose: widths that are not multiples of the kernels' 8- and 4-pixel blocks, 1x1
+/// images, channel counts that leave a remainder of 16, batch 3. Each test's name says its
+/// path; the AVX-512 ones are skipped, with a message, on a CPU without AVX-512.
+@Suite struct KernelISATests {
+    // MARK: the direct convolution
+
+    /// (batch, height, width, input channels, filters, size, stride).
+    static let directCases: [(Int, Int, Int, Int, Int, Int, Int)] = [
+        (3, 5, 6, 3, 16, 3, 1), (3, 7, 5, 3, 32, 3, 2), (2, 6, 6, 2, 16, 5, 1), (3, 4, 4, 8, 48, 3, 2),
+        (3, 1, 1, 3, 16, 3, 1), (2, 9, 21, 3, 16, 3, 1), (1, 3, 19, 1, 32, 3, 2), (3, 2, 13, 7, 16, 3, 1),
+    ]
+
+    func checkDirectConvolution(_ dims: (Int, Int, Int, Int, Int, Int, Int), _ isa: KernelISA) {
+        let (batch, h, w, c, f, k, s) = dims
+        KernelISA.withActive(isa) {
+            #expect(KernelISA.active == isa)
+            let shape = FeatureShape(height: h, width: w, channels: c)
+            for activation in [Activation.linear, .leaky, .relu6] {
+                let conv = Conv2D(name: "c", input: shape, filters: f, size: k, stride: s, bias: true, activation: activation)
+                #expect(conv.usesDirectKernel)
+                randomize(conv, seed: 70)
+                let input = randomValues(batch * shape.count, seed: 71, range: -2..<2)
+                let out = run(conv, input, batch: batch)
+                let reference = Conv2D.referenceForward(input: input, inputShape: shape, batch: batch, weight: conv.weight.value,
+                                                        bias: conv.bias!.value, filters: f, size: k, stride: s).map { activation.apply($0) }
+                #expect(maxDifference(out, reference) < 1e-4, "\(isa) forward \(activation)")
+            }
+            // Gradients (linear: ∂out reaches the convolution unchanged) against plain loops.
+            let conv = Conv2D(name: "c", input: shape, filters: f, size: k, stride: s, bias: true)
+            randomize(conv, seed: 72)
+            let input = randomValues(batch * shape.count, seed: 73)
+            let out = run(conv, input, batch: batch)
+            let gradOut = randomValues(out.count, seed: 74)
+            let (gradIn, gradParams) = backward(conv, input: input, output: out, gradientOutput: gradOut, batch: batch)
+            let expected = referenceConvolutionBackward(input: input, shape: shape, batch: batch, weight: conv.weight.value,
+                                                        filters: f, size: k, stride: s, gradientOutput: gradOut)
+            #expect(maxDifference(gradIn, expected.input) < 1e-4, "\(isa) ∂input")
+            #expect(maxDifference(gradParams[0], expected.weight) < 1e-3 * max(1, expected.weight.map(abs).max()!), "\(isa) ∂weight")
+        }
+    }
+
+    @Test(arguments: directCases) func directConvolutionOnAVX2(_ dims: (Int, Int, Int, Int, Int, Int, Int)) {
+        checkDirectConvolution(dims, .avx2)
+    }
+
+    @Test(onlyWithAVX512, arguments: directCases) func directConvolutionOnAVX512(_ dims: (Int, Int, Int, Int, Int, Int, Int)) {
+        checkDirectConvolution(dims, .avx512)
+    }
+
+    /// Finite differences through the direct kernel on the path (leaky, away from its kink).
+    func checkDirectConvolutionGradient(_ isa: KernelISA) {
+        KernelISA.withActive(isa) {
+            let conv = Conv2D(name: "c", input: FeatureShape(height: 3, width: 5, channels: 3), filters: 16, size: 3, stride: 1,
+                              bias: true, activation: .leaky)
+            randomize(conv, seed: 75)
+            let input = randomValues(2 * conv.inputShape.count, seed: 76)
+            keepAwayFromKink(conv, input: input, batch: 2)
+            GradientCheck(epsilon: 1e-3, tolerance: 3e-3).check(conv, input: input, batch: 2)
+        }
+    }
+
+    @Test func directConvolutionGradientOnAVX2() { checkDirectConvolutionGradient(.avx2) }
+    @Test(onlyWithAVX512) func directConvolutionGradientOnAVX512() { checkDirectConvolutionGradient(.avx512) }
+
+    /// `ConvMaxPool` equals `Conv2D` then `MaxPool2D` bit for bit on each path: widths with a
+    /// pair of interior windows, a single one and edge windows; 1 to 8 channels.
+    static let convPoolCases: [(Int, Int, Int, Int)] = [(2, 2, 3, 16), (6, 10, 3, 16), (4, 18, 8, 32), (8, 6, 1, 16), (4, 14, 5, 16)]
+
+    func checkConvMaxPool(_ dims: (Int, Int, Int, Int), _ isa: KernelISA) {
+        let (h, w, c, f) = dims
+        KernelISA.withActive(isa) {
+            for activation in Activation.allCases {
+                let shape = FeatureShape(height: h, width: w, channels: c)
+                let conv = Conv2D(name: "layers.0.conv", input: shape, filters: f, size: 3, stride: 1, bias: true, activation: activation)
+                randomize(conv, seed: 77)
+                let pool = MaxPool2D(name: "layers.1.maxpool", input: conv.outputShape, size: 2, stride: 2)
+                let input = randomValues(3 * shape.count, seed: 78, range: -3..<3)
+                let expected = run(pool, run(conv, input, batch: 3, training: false), batch: 3, training: false)
+                #expect(maxDifference(run(ConvMaxPool(conv, pool), input, batch: 3, training: false), expected) == 0, "\(isa) \(activation)")
+            }
+        }
+    }
+
+    @Test(arguments: convPoolCases) func convMaxPoolOnAVX2(_ dims: (Int, Int, Int, Int)) { checkConvMaxPool(dims, .avx2) }
+    @Test(onlyWithAVX512, arguments: convPoolCases) func convMaxPoolOnAVX512(_ dims: (Int, Int, Int, Int)) { checkConvMaxPool(dims, .avx512) }
+
+    // MARK: the depthwise convolution
+
+    /// (batch, height, width, channels, size, stride).
+    static let depthwiseCases: [(Int, Int, Int, Int, Int, Int)] = [
+        (3, 1, 1, 16, 3, 1), (3, 5, 7, 19, 3, 1), (2, 9, 13, 33, 3, 1), (3, 6, 6, 17, 3, 2), (2, 7, 6, 16, 5, 1),
+        (2, 7, 6, 16, 5, 2), (1, 3, 21, 48, 3, 1), (3, 4, 5, 3, 3, 1), (1, 2, 11, 32, 3, 2),
+    ]
+
+    func checkDepthwise(_ dims: (Int, Int, Int, Int, Int, Int), _ isa: KernelISA) {
+        let (batch, h, w, c, k, s) = dims
+        KernelISA.withActive(isa) {
+            let shape = FeatureShape(height: h, width: w, channels: c)
+            let dw = DepthwiseConv2D(name: "dw", input: shape, size: k, stride: s)
+            randomize(dw, seed: 80)
+            let input = randomValues(batch * shape.count, seed: 81)
+            let out = run(dw, input, batch: batch)
+            let reference = DepthwiseConv2D.referenceForward(input: input, inputShape: shape, batch: batch,
+                                                             weight: dw.weight.value, size: k, stride: s)
+            #expect(maxDifference(out, reference) < 1e-5, "\(isa) forward")
+            let gradOut = randomValues(out.count, seed: 82)
+            let (gradIn, gradW) = backward(dw, input: input, output: out, gradientOutput: gradOut, batch: batch)
+            let expected = DepthwiseConv2D.referenceBackward(input: input, inputShape: shape, batch: batch, weight: dw.weight.value,
+                                                             size: k, stride: s, gradientOutput: gradOut)
+            #expect(maxDifference(gradIn, expected.input) < 1e-5, "\(isa) ∂input")
+            #expect(maxDifference(gradW[0], expected.weight) < 1e-4, "\(isa) ∂weight")
+        }
+    }
+
+    @Test(arguments: depthwiseCases) func depthwiseOnAVX2(_ dims: (Int, Int, Int, Int, Int, Int)) { checkDepthwise(dims, .avx2) }
+    @Test(onlyWithAVX512, arguments: depthwiseCases) func depthwiseOnAVX512(_ dims: (Int, Int, Int, Int, Int, Int)) { checkDepthwise(dims, .avx512) }
+
+    func checkDepthwiseGradient(_ isa: KernelISA) {
+        KernelISA.withActive(isa) {
+            let dw = DepthwiseConv2D(name: "dw", input: FeatureShape(height: 4, width: 9, channels: 17), size: 3, stride: 1)
+            randomize(dw, seed: 83)
+            GradientCheck().check(dw, input: randomValues(2 * dw.inputShape.count, seed: 84), batch: 2)
+        }
+    }
+
+    @Test func depthwiseGradientOnAVX2() { checkDepthwiseGradient(.avx2) }
+    @Test(onlyWithAVX512) func depthwiseGradientOnAVX512() { checkDepthwiseGradient(.avx512) }
+
+    // MARK: the small GEMM and the pointwise layer
+
+    /// (m, n, k): row counts around the 8- and 4-row blocks.
+    static let gemmCases: [(Int, Int, Int)] = [(1, 16, 1), (3, 16, 16), (13, 32, 16), (37, 48, 7), (12, 16, 32), (9, 64, 32)]
+
+    func checkSmallGEMM(_ dims: (Int, Int, Int), _ isa: KernelISA) {
+        let (m, n, k) = dims
+        let a = randomValues(m * k, seed: 85), b = randomValues(k * n, seed: 86)
+        var c = [Float](repeating: .nan, count: m * n)
+        a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in c.withUnsafeMutableBufferPointer { c in
+            smallGEMM(m: m, n: n, k: k, a: a.baseAddress!, b: b.baseAddress!, c: c.baseAddress!, isa: isa)
+        } } }
+        var expected = [Float](repeating: 0, count: m * n)
+        for i in 0..<m { for j in 0..<n {
+            var sum = 0.0
+            for p in 0..<k { sum += Double(a[i * k + p]) * Double(b[p * n + j]) }
+            expected[i * n + j] = Float(sum)
+        } }
+        #expect(maxDifference(c, expected) < 1e-5, "\(isa)")
+    }
+
+    @Test(arguments: gemmCases) func smallGEMMOnAVX2(_ dims: (Int, Int, Int)) { checkSmallGEMM(dims, .avx2) }
+    @Test(onlyWithAVX512, arguments: gemmCases) func smallGEMMOnAVX512(_ dims: (Int, Int, Int)) { checkSmallGEMM(dims, .avx512) }
+
+    /// A pointwise layer whose forward (k = 16) and input gradient (C_out = 32) run on smallGEMM:
+    /// the product against the reference loop, gradients by finite differences.
+    func checkPointwise(_ isa: KernelISA) {
+        KernelISA.withActive(isa) {
+            let shape = FeatureShape(height: 3, width: 5, channels: 16)
+            let pw = PointwiseConv2D(name: "pw", input: shape, filters: 32, bias: true, activation: .linear)
+            randomize(pw, seed: 87)
+            let input = randomValues(3 * shape.count, seed: 88)
+            let reference = PointwiseConv2D.referenceForward(input: input, rows: 3 * 15, inputChannels: 16, weight: pw.weight.value,
+                                                             bias: pw.bias!.value, filters: 32)
+            #expect(maxDifference(run(pw, input, batch: 3), reference) < 1e-5, "\(isa)")
+            GradientCheck(epsilon: 1e-2, tolerance: 3e-3).check(pw, input: input, batch: 3)
+        }
+    }
+
+    @Test func pointwiseOnAVX2() { checkPointwise(.avx2) }
+    @Test(onlyWithAVX512) func pointwiseOnAVX512() { checkPointwise(.avx512) }
+
+    // MARK: the two paths together, and the choice
+
+    /// tiny-dsc's training forward pass and its input-free backward give the same outputs and
+    /// parameter gradients on both paths (up to the rounding of fused multiply-adds).
+    @Test(onlyWithAVX512) func tinyDSCAgreesOnBothPaths() throws {
+        let config = try shippedTinyDSC()
+        let count = config.inputHeight * config.inputWidth * 3
+        let input = Tensor(shape: [2, config.inputHeight, config.inputWidth, 3], data: randomValues(2 * count, seed: 89))
+        func pass(_ isa: KernelISA) throws -> (output: [Float], gradients: [[Float]]) {
+            try KernelISA.withActive(isa) {
+                let network = try Network(config: config, seed: 5)
+                let out = network.forward(input, training: true)
+                network.zeroGradients()
+                _ = network.backward(Tensor(shape: out.shape, data: randomValues(out.data.count, seed: 90)))
+                return (out.data, network.parameters.filter(\.trainable).map(\.gradient))
+            }
+        }
+        let (a, b) = (try pass(.avx2), try pass(.avx512))
+        #expect(maxDifference(a.output, b.output) <= 1e-3 * max(1, a.output.map(abs).max()!))
+        for (p, q) in zip(a.gradients, b.gradients) {
+            #expect(maxDifference(p, q) <= 2e-3 * max(1, p.map(abs).max()!))
+        }
+    }
+
+    @Test func choiceFollowsTheEnvironment() {
+        var warnings: [String] = []
+        let warn = { (message: String) in warnings.append(message) }
+        #expect(KernelISA.choose(environment: nil, avx512Available: true, warn: warn) == .avx512)
+        #expect(KernelISA.choose(environment: "", avx512Available: false, warn: warn) == .avx2)
+        #expect(KernelISA.choose(environment: "avx2", avx512Available: true, warn: warn) == .avx2)
+        #expect(KernelISA.choose(environment: "AVX512", avx512Available: true, warn: warn) == .avx512)
+        #expect(warnings.isEmpty)
+        #expect(KernelISA.choose(environment: "avx512", avx512Available: false, warn: warn) == .avx2)
+        #expect(KernelISA.choose(environment: "sse4", avx512Available: true, warn: warn) == .avx512)
+        #expect(warnings.count == 2 && warnings[1].contains("sse4"))
+    }
+}
+
+/// The AVX-512 half of each pair of tests runs only where the kernels can.
+let onlyWithAVX512: ConditionTrait = .enabled(if: KernelISA.avx512Available, "skipped: this CPU (or its OS) has no AVX-512")
+
+/// Plain loops for a convolution's gradients (Double sums): ∂in[n, y, x, ci] and
+/// ∂w[ky, kx, ci, co] from ∂out by scattering each output's gradient over its window.
+func referenceConvolutionBackward(input: [Float], shape: FeatureShape, batch: Int, weight: [Float], filters: Int,
+                                  size k: Int, stride s: Int, gradientOutput: [Float]) -> (input: [Float], weight: [Float]) {
+    let (h, w, c, pad) = (shape.height, shape.width, shape.channels, k / 2)
+    let oh = (h + 2 * pad - k) / s + 1, ow = (w + 2 * pad - k) / s + 1
+    var dIn = [Double](repeating: 0, count: input.count), dW = [Double](repeating: 0, count: weight.count)
+    for n in 0..<batch { for oy in 0..<oh { for ox in 0..<ow { for co in 0..<filters {
+        let g = Double(gradientOutput[((n * oh + oy) * ow + ox) * filters + co])
+        for ky in 0..<k { for kx in 0..<k {
+            let y = oy * s + ky - pad, x = ox * s + kx - pad
+            guard y >= 0, y < h, x >= 0, x < w else { continue }
+            for ci in 0..<c {
+                let i = ((n * h + y) * w + x) * c + ci, j = ((ky * k + kx) * c + ci) * filters + co
+                dIn[i] += g * Double(weight[j])
+                dW[j] += g * Double(input[i])
+            }
+        } }
+    } } } }
+    return (dIn.map(Float.init), dW.map(Float.init))
+}
