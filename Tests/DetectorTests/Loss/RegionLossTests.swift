@@ -56,7 +56,7 @@ import Detector
         let o = l.offset(column: a.column, row: a.row, anchor: a.anchor)
         values[o] = C.logit(t.x); values[o + 1] = C.logit(t.y); values[o + 2] = t.w; values[o + 3] = t.h
         values.withUnsafeBufferPointer { v in
-            #expect(abs(loss.decodedBox(v, column: a.column, row: a.row, anchor: a.anchor).iou(with: a.object.box) - 1) < 1e-5)
+            #expect(abs(loss.layout.decodedBox(v, column: a.column, row: a.row, anchor: a.anchor).iou(with: a.object.box) - 1) < 1e-5)
             #expect(loss.coordinateTerm(v, assignments: [a]).value < 1e-10)
         }
     }
@@ -124,7 +124,7 @@ import Detector
         let assigned = loss.assignments(for: [truth])
         #expect(assigned.map { [$0.column, $0.row, $0.anchor] } == [[2, 2, 1]])
         values.withUnsafeBufferPointer { v in
-            #expect(abs(loss.decodedBox(v, column: 2, row: 2, anchor: 0).iou(with: truth.box) - iou) < 1e-5)
+            #expect(abs(loss.layout.decodedBox(v, column: 2, row: 2, anchor: 0).iou(with: truth.box) - iou) < 1e-5)
             let skip = loss.noObjectMask(v, objects: [truth], assignments: assigned)
             #expect(skip[loss.anchorIndex(column: 2, row: 2, anchor: 0)] == ignored)
             #expect(skip[loss.anchorIndex(column: 2, row: 2, anchor: 1)])      // responsible
@@ -147,7 +147,7 @@ import Detector
         var values = [Float](repeating: -30, count: C.small().layout.valuesPerImage)
         C.plant(&values, loss: C.small(), column: 2, row: 2, anchor: 0,
                 box: BoundingBox(centerX: 0.6, centerY: 0.6, width: 0.3, height: 0.5), objectnessLogit: 1)
-        let iou = values.withUnsafeBufferPointer { C.small().decodedBox($0, column: 2, row: 2, anchor: 0).iou(with: truth.box) }
+        let iou = values.withUnsafeBufferPointer { C.small().layout.decodedBox($0, column: 2, row: 2, anchor: 0).iou(with: truth.box) }
         for (threshold, ignored) in [(iou, false), (iou.nextDown, true)] {
             let loss = C.small { $0.ignoreThreshold = threshold }
             let skip = values.withUnsafeBufferPointer { loss.noObjectMask($0, objects: [truth], assignments: loss.assignments(for: [truth])) }
