@@ -1,6 +1,7 @@
 import Foundation
 
-// The two output formats of `detect`, fixed by issue 2. Numbers are printed with C's "%.Nf"
+// The two output formats of `detect`, kept stable for the scripts that read them (the README
+// documents both). Numbers are printed with C's "%.Nf"
 // (the float's exact binary value correctly rounded, so 0.8765 — stored as 0.87650001 — prints
 // 0.877; '.' as the decimal point: String(format:) without a locale is the POSIX one),
 // and −0 is printed as 0 (a box clamped at the image's left edge could otherwise print -0.0).

@@ -117,8 +117,9 @@ public struct RegionLossResult: Sendable {
 ///   constant like IoU*.
 /// - L_cls = λ_cls · (−ln softmax(z)_k) over responsible anchors; ∂/∂z = λ_cls (p − onehot(k)).
 /// - L_prior = ½ · 0.01 · [(σ(t_x) − ½)² + (σ(t_y) − ½)² + t_w² + t_h²] over all anchors
-///   (responsible ones included, as issue 4 states; in darknet the responsible anchor's
-///   coordinate delta overwrites its prior delta) while fewer than `warmupImages` images have
+///   (responsible ones included, so their coordinate and prior terms add up; in darknet the
+///   responsible anchor's coordinate delta overwrites its prior delta) while fewer than
+///   `warmupImages` images have
 ///   been seen before the batch: early on it pulls every prediction to its anchor's shape at
 ///   the cell centre.
 ///
@@ -172,8 +173,7 @@ public struct RegionLoss: Sendable {
     /// Whether a ground-truth object can take part in the loss (see the type's documentation).
     public func isUsable(_ object: LabeledObject) -> Bool {
         let b = object.box
-        return b.x1.isFinite && b.y1.isFinite && b.x2.isFinite && b.y2.isFinite
-            && b.width > 0 && b.height > 0 && (0..<layout.classCount).contains(object.classIndex)
+        return b.isFinite && b.width > 0 && b.height > 0 && (0..<layout.classCount).contains(object.classIndex)
     }
 
     /// The anchor whose shape best matches a box of size (w, h) (normalised), both centred at

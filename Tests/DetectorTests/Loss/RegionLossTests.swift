@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import Detector
 
-/// The region loss on hand-built cases (issue 4's list). `LossCase.small()`: a 4 x 4 grid,
+/// The region loss on hand-built cases (one per rule of `RegionLoss`'s documentation). `LossCase.small()`: a 4 x 4 grid,
 /// anchors 1x1 and 3x2 cells, 3 classes.
 @Suite struct RegionLossTests {
     typealias C = LossCase
@@ -359,7 +359,7 @@ import Detector
     /// The fixed cases of scripts/region_loss_fixture.py: an independent PyTorch implementation
     /// with the gradient by autograd. Darknet's semantics: default weights with the warm-up on;
     /// other weights, rescore off, warm-up over and an image without boxes (both exercise the
-    /// ignore threshold, the replacement and the clamp at x = 1). The recipe options (issue 9):
+    /// ignore threshold, the replacement and the clamp at x = 1). The recipe options:
     /// multi-anchor assignment (with a box whose anchors are all taken over by a later box);
     /// cross-entropy objectness with IoU targets; both, with rescore off.
     @Test(arguments: 0..<5)

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Detector
 
-/// Starting from a trained model (issue 10, item 7): which tensors are loaded, which start
+/// Starting from a trained model (`--weights`): which tensors are loaded, which start
 /// afresh, and what the run is told.
 @Suite struct WeightTransferTests {
     /// `tinyConfigJSON` with `replacements` applied.
