@@ -48,12 +48,4 @@ import Detector
         #expect(className(-1, in: names) == "class-1")
         #expect(className(0, in: []) == "class0")
     }
-
-    @Test func splitMixIsDeterministic() {
-        var a = SplitMix64(seed: 42), b = SplitMix64(seed: 42)
-        #expect((0..<10).map { _ in a.next() } == (0..<10).map { _ in b.next() })
-        // First output of SplitMix64 seeded with 0 (reference value of the published algorithm).
-        var z = SplitMix64(seed: 0)
-        #expect(z.next() == 0xE220_A839_7B1D_CDAF)
-    }
 }
