@@ -7,6 +7,11 @@ PREFIX     ?= /usr/local
 SHARE      := $(PREFIX)/share/detector
 APT_PKGS   := libpng-dev libturbojpeg0-dev libopenblas-dev libfreetype-dev pkg-config fonts-dejavu-core fonts-wqy-microhei
 DATA       ?= data/shapes
+# Writes the built-in synthetic data set into $(DATA): `generate`'s defaults are its image
+# counts and seed (`train-detector generate --help` prints them), defined once in
+# Sources/Detector/Data/BuiltInDataset.swift, the set training without --data generates on
+# first use; so `samples`, `demo` and `model` below train on exactly that set.
+GENERATE_DATA = $(BIN)/train-detector generate --out $(DATA)
 MODEL      := models/tiny-dsc-shapes.safetensors
 # Shipped model: trained deterministically by `make model` (see README).
 MODEL_EPOCHS ?= 40
@@ -42,19 +47,18 @@ test: deps
 test-loss: deps
 	$(SWIFT) test --filter RegionLoss
 
-# The synthetic shapes data set (2000 train + 200 val images, seed 1) in $(DATA), unless it is
-# there (`generate` writes the folder whole or not at all, and refuses to overwrite one without
-# --force: delete $(DATA) to regenerate it).
+# The synthetic shapes data set in $(DATA), unless it is there (`generate` writes the folder
+# whole or not at all, and refuses to overwrite one without --force: delete $(DATA) to
+# regenerate it).
 samples: build
-	@test -f $(DATA)/classes.txt && echo "$(DATA) is there (delete it to regenerate)" || \
-	  $(BIN)/train-detector generate --out $(DATA) --train 2000 --val 200 --seed 1
+	@test -f $(DATA)/classes.txt && echo "$(DATA) is there (delete it to regenerate)" || $(GENERATE_DATA)
 
 # Regenerates the committed demo set in samples/ (12 images, seed 7).
 samples-demo: build
 	rm -rf samples && $(BIN)/train-detector generate --demo --out samples
 
 demo: build
-	@test -f $(DATA)/classes.txt || $(BIN)/train-detector generate --out $(DATA) --train 2000 --val 200 --seed 1
+	@test -f $(DATA)/classes.txt || $(GENERATE_DATA)
 	rm -rf runs/demo
 	$(BIN)/train-detector --overfit 20 --data $(DATA) --config models/tiny-dsc-shapes.json --out runs/demo/overfit
 	mkdir -p runs/demo/detections
@@ -67,7 +71,7 @@ demo: build
 # Trains the shipped model from scratch on the synthetic training split (deterministic: same
 # seed, same data, same binary give the same weights), then exports it without optimizer state.
 model: build
-	@test -f $(DATA)/classes.txt || $(BIN)/train-detector generate --out $(DATA) --train 2000 --val 200 --seed 1
+	@test -f $(DATA)/classes.txt || $(GENERATE_DATA)
 	$(BIN)/train-detector --data $(DATA) --config models/tiny-dsc-shapes.json --epochs $(MODEL_EPOCHS) --lr $(MODEL_LR) --seed 1 --out runs/model --exist-ok
 	$(BIN)/train-detector export runs/model/best.safetensors --out $(MODEL)
 	$(BIN)/train-detector export runs/model/best.safetensors --out models/tiny-dsc-shapes-int8.safetensors --int8

@@ -13,13 +13,19 @@ public struct CommandError: Error, CustomStringConvertible {
 /// Writes one line to standard error.
 public func log(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
 
+/// How both commands report an error: `error: ` and the error's (or message's) description.
+public func errorLine(_ error: Any) -> String { "error: \(error)" }
+
+/// Writes `errorLine(error)` to standard error.
+public func logError(_ error: Any) { log(errorLine(error)) }
+
 /// Runs `body`; any error other than ArgumentParser's own (an exit code, a validation error)
 /// is printed as `error: ...` and becomes exit status 1.
 public func report<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let error as ExitCode { throw error } catch let error as ValidationError {
         throw error
     } catch {
-        log("error: \(error)")
+        logError(error)
         throw ExitCode.failure
     }
 }

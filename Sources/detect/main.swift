@@ -110,7 +110,7 @@ struct Detect: ParsableCommand {
         if images.isEmpty { throw ValidationError("give at least one image, folder, glob or @list") }
         // The output folder is not searched: a second run must not detect on the first's pictures.
         let sources = ImageSources.expand(images, excludedFolders: output.map { [$0] } ?? [])
-        for error in sources.errors { log("error: \(error)") }
+        for error in sources.errors { logError(error) }
         if sources.images.isEmpty { fail("no images to process") }
         if let coco, isFolder(coco) {
             fail("--coco \(coco): is a folder; give the name of the results file")
@@ -156,7 +156,7 @@ struct Detect: ParsableCommand {
             var loaded: [(index: Int, image: Image)] = []
             for k in batch {
                 do { loaded.append((k, try Self.readImage(sources.images[k].path))) } catch {
-                    status.log("error: \(error)")
+                    status.log(errorLine(error))
                     failures += 1
                 }
             }
@@ -186,7 +186,7 @@ struct Detect: ParsableCommand {
                         status.log("wrote \(target)")
                     }
                 } catch {
-                    status.log("error: \(error)")
+                    status.log(errorLine(error))
                     failures += 1
                 }
             }
@@ -202,20 +202,20 @@ struct Detect: ParsableCommand {
                 try results.write(to: coco)
                 log("wrote \(coco) (\(results.results.count) detections of \(results.images.count) images) and \(COCOResults.imagesPath(for: coco))")
             } catch {
-                log("error: \(error)")
+                logError(error)
                 failures += 1
             }
         }
         if failures > 0 {
             if sources.images.count > 1 {
-                log("error: \(failures) problem\(failures == 1 ? "" : "s") (see above); the other images were processed")
+                logError("\(failures) problem\(failures == 1 ? "" : "s") (see above); the other images were processed")
             }
             throw ExitCode(1)
         }
     }
 
     func fail(_ message: String) -> Never {
-        log("error: \(message)")
+        logError(message)
         Detect.exit(withError: ExitCode(1))
     }
 }

@@ -6,7 +6,7 @@ import Foundation
 /// several batch sizes, inference latency and throughput, achieved GFLOP/s, peak resident
 /// memory and a per-layer breakdown of one training step. The last line is one JSON object.
 /// Each figure is the median of `blocks` timed blocks (each at least `seconds` long) after a
-/// warm-up, like ../shared/bench/bench_torch.py.
+/// warm-up, the way scripts/bench_peers.sh times the PyTorch and ONNX Runtime peers.
 @main
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "detector-bench", abstract: "Benchmark the engine (training and inference speed, memory).")

@@ -247,7 +247,7 @@ extension FuzzTarget {
             let config = try ModelConfig.decode(Data(json.utf8), source: "seed")
             let network = try Network(config: config, seed: 1)
             let path = folder.appendingPathComponent("seed.safetensors").path
-            try Checkpoint.save(parameters: network.parameters, configJSON: config.jsonString(), optimizer: Adam(parameters: network.parameters),
+            try Checkpoint.save(parameters: network.parameters, configJSON: config.jsonString(), optimizer: Adam(parameters: network.parameters).state,
                                 training: ["epoch": "3"], to: path)
             seeds.append([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))))
             try Checkpoint.save(parameters: network.parameters, configJSON: config.jsonString(), quantize: true, to: path)

@@ -66,69 +66,16 @@ func check(_ value: Int?, in range: ClosedRange<Int>, _ option: String) throws {
 
 let stderrIsTerminal = isatty(2) == 1
 
-/// The built-in synthetic data set, generated on first use.
-let defaultDataFolder = "data/shapes"
 /// The config trained without --config (it takes its classes from the data set).
 let defaultConfig = "models/tiny-dsc.json"
-let defaultTrainCount = 2000
-let defaultValCount = 200
-
-/// Generates the built-in data set into `folder` unless it is there. The folder appears only
-/// once complete (`SyntheticShapes.writeDataset` writes a temporary sibling and renames it), so
-/// an interrupted generation leaves no folder that looks complete, and the next run generates
-/// it again.
-func ensureSyntheticData(_ folder: String, seed: UInt64 = 1) throws {
-    let fm = FileManager.default
-    if fm.fileExists(atPath: folder + "/classes.txt") {
-        warnIfIncomplete(folder)
-        return
-    }
-    if isNonEmptyFolder(folder) {
-        throw CommandError("\(folder) exists but is not a complete data set (no classes.txt); delete it to have the built-in synthetic shapes generated there, or pass --data")
-    }
-    log("generating the synthetic shapes data set in \(folder) (\(defaultTrainCount) train + \(defaultValCount) val images, seed \(seed))...")
-    let start = Date()
-    do {
-        try SyntheticShapes.writeDataset(to: folder, trainCount: defaultTrainCount, valCount: defaultValCount, seed: seed)
-    } catch let error as FolderWriteError where error.kind == .notEmpty && fm.fileExists(atPath: folder + "/classes.txt") {
-        log("\(folder) was generated meanwhile by another process; using that one")
-        return
-    }
-    log(String(format: "generated in %.1f s", Date().timeIntervalSince(start)))
-}
-
-/// The built-in folder with fewer images than it should hold was most likely left by an older
-/// version's interrupted generation (which wrote classes.txt first): say so.
-func warnIfIncomplete(_ folder: String) {
-    func pngCount(_ split: String) -> Int {
-        ((try? FileManager.default.contentsOfDirectory(atPath: "\(folder)/\(split)/images")) ?? []).filter { $0.hasSuffix(".png") }.count
-    }
-    let (train, val) = (pngCount("train"), pngCount("val"))
-    if train != defaultTrainCount || val != defaultValCount {
-        log("warning: \(folder) holds \(train) training and \(val) validation images, not the \(defaultTrainCount) + \(defaultValCount) of the built-in set (perhaps an interrupted generation); delete the folder to generate it again")
-    }
-}
 
 /// The data set at `path`, or the built-in synthetic shapes (generated on first use) without
 /// one; warnings and the count of skipped images go to stderr.
-func loadDataset(_ path: String?) throws -> Dataset {
-    let folder = path ?? defaultDataFolder
-    if path == nil { try ensureSyntheticData(folder) }
-    let dataset = try Dataset.load(path: folder)
-    for w in dataset.warnings.prefix(10) { log("warning: \(w)") }
-    if dataset.skippedImages > 0 { log("warning: \(dataset.skippedImages) image(s) skipped (bad label files or image entries; the warnings above name them)") }
-    return dataset
-}
+func loadDataset(_ path: String?) throws -> Dataset { try BuiltInDataset.load(path, log: log) }
 
 /// Creates runs/train-N for the first free N (mkdir, retried on EEXIST: two runs starting at
 /// once get two folders).
 func nextRunFolder() throws -> String { try RunFolder.createNumbered(prefix: "runs/train-") }
-
-func formatDuration(_ seconds: Double) -> String {
-    guard seconds.isFinite else { return "?" }
-    let s = Int(seconds.rounded())
-    return s >= 3600 ? String(format: "%dh%02dm", s / 3600, s % 3600 / 60) : s >= 60 ? String(format: "%dm%02ds", s / 60, s % 60) : "\(s)s"
-}
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -149,7 +96,7 @@ struct Train: ParsableCommand {
         --weights MODEL starts from a trained model: a layer is loaded when the file holds all its tensors with their shapes (its batch norm's running statistics with it), the head only when the file was trained for the same classes and anchors (else it is re-initialised); the run says which tensors were loaded and which are new. A file of which nothing fits is refused. Without --config the architecture is the model's own with the data set's classes. The anchors of a loaded head are kept (autoanchor would re-initialise it); a head that starts afresh lets autoanchor refit them as usual.
         """)
 
-    @Option(help: "YOLO-format data set folder (classes.txt, train/ and val/ with images/ and labels/). Default: the built-in synthetic shapes in \(defaultDataFolder), generated on first use.")
+    @Option(help: "YOLO-format data set folder (classes.txt, train/ and val/ with images/ and labels/). Default: the built-in synthetic shapes in \(BuiltInDataset.folder), generated on first use.")
     var data: String?
     @Option(help: "Model config JSON. Default: \(defaultConfig), or with --weights the architecture of that model, or with --resume the run's own (the config in its last.safetensors). A config without \"classes\" takes the data set's.")
     var config: String?
@@ -265,7 +212,7 @@ struct Train: ParsableCommand {
             // The config before the data, so that a mistake in it is not reported after minutes of loading.
             let file = try configFile(outputFolder: options.outputFolder)
             if config == nil, weights != nil { log("config: \(file.source), with the data set's classes") }
-            let folder = data ?? defaultDataFolder
+            let folder = data ?? BuiltInDataset.folder
             let dataset = try loadDataset(data)
             let config = try file.config(classes: dataset.classNames, dataSet: folder)
             if file.takesClassesFromDataSet {
@@ -285,7 +232,7 @@ struct Train: ParsableCommand {
             let trainer = try Trainer(config: config, train: train, validation: validation, options: options)
             log(trainer.network.table())
             if let transfer = trainer.weightTransfer { log(transfer.summary) }
-            let length = time.map { t in "for \(formatDuration(t * 60))" + (epochs.map { " (at most \($0) epochs)" } ?? "") }
+            let length = time.map { t in "for \(durationText(t * 60))" + (epochs.map { " (at most \($0) epochs)" } ?? "") }
                 ?? "\(options.epochs) epochs\(overfit != nil ? " at most (overfit mode: no augmentation)" : "")"
             log("training on \(train.count) images\(validation.isEmpty ? "" : ", validating on \(validation.count)"), batch \(batchSize), \(length); output in \(options.outputFolder)")
             var lastPrint = Date.distantPast
@@ -295,32 +242,19 @@ struct Train: ParsableCommand {
                 case let .batch(epoch, epochs, batch, batches, loss, c, s, rate, eta):
                     guard stderrIsTerminal, Date().timeIntervalSince(lastPrint) > 0.2 || batch == batches else { return }
                     lastPrint = Date()
-                    let line = String(format: "\rEpoch %d/%@ batch %d/%d  loss %.3f (coord %.3f obj %.3f noobj %.3f cls %.3f prior %.3f)  IoU %.2f recall %.2f  %.0f img/s  ETA %@   ",
-                                      epoch, (time != nil ? "~" : "") + String(epochs), batch, batches, loss, c.coordinates, c.objectness, c.noObject,
-                                      c.classification, c.prior, s.averageIoU, s.recall50, rate, formatDuration(eta))
+                    let line = trainingBatchLine(epoch: epoch, epochs: epochs, planned: time != nil, batch: batch, batches: batches, loss: loss,
+                                                 components: c, statistics: s, imagesPerSecond: rate, etaSeconds: eta)
                     FileHandle.standardError.write(Data(line.utf8))
                 case let .epoch(e):
                     if stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-                    let number = e.plannedEpochs.map { String(format: "%3d/%d", e.epoch, $0) } ?? String(format: "%3d", e.epoch)
-                    var line = String(format: "epoch %@  loss %.4f  coord %.4f  obj %.4f  noobj %.4f  cls %.4f  prior %.4f  IoU %.3f  recall %.3f  obj %.3f  any-obj %.4f  lr %.2g  %.0f img/s  %.1f s",
-                                      number, e.loss, e.components.coordinates, e.components.objectness, e.components.noObject,
-                                      e.components.classification, e.components.prior, e.statistics.averageIoU, e.statistics.recall50,
-                                      e.statistics.averageObjectness, e.statistics.averageAnyObjectness, e.learningRate, e.imagesPerSecond, e.seconds)
-                    if let m = e.mAP50 { line += String(format: "  val mAP@0.5 %.3f  mAP@[.5:.95] %.3f", m, e.mAP50to95 ?? 0) }
-                    if let budget = options.timeBudget {
-                        // What the budget counts: validation is part of each epoch's time.
-                        if let v = e.validationSeconds { line += String(format: " (%.1f s)", v) }
-                        line += "  time \(formatDuration(trainer.trainedSeconds)) of \(formatDuration(budget))"
-                    }
-                    if let cut = e.batches { line += "  (cut by the time budget after batch \(cut))" }
-                    log(line)
+                    log(trainingEpochLine(e, timeBudget: options.timeBudget, trainedSeconds: trainer.trainedSeconds))
                     if json, let data = try? JSONEncoder().encode(e) { print(String(decoding: data, as: UTF8.self)) }
                 case .checkpoint: break
                 }
             }
             if result.alreadyComplete, result.timeBudgetSpent, let budget = options.timeBudget {
                 let done = result.epochs.last?.epoch ?? 0
-                print("\(options.outputFolder): already trained \(done) epochs in \(formatDuration(result.trainedSeconds)), its time budget of \(formatDuration(budget)); nothing to do (pass a larger --time to train further)")
+                print("\(options.outputFolder): already trained \(done) epochs in \(durationText(result.trainedSeconds)), its time budget of \(durationText(budget)); nothing to do (pass a larger --time to train further)")
                 return
             }
             if result.alreadyComplete {
@@ -337,15 +271,15 @@ struct Train: ParsableCommand {
             if !outputs.isEmpty { log(outputs.joined(separator: "; ")) }
             if let (epoch, batch) = result.stoppedInEpoch {
                 print(String(format: "time limit: stopped in epoch %d after batch %d (saved in %@/last.safetensors; --resume finishes it) after %@; %d complete epochs",
-                             epoch, batch, options.outputFolder, formatDuration(result.seconds), epoch - 1))
+                             epoch, batch, options.outputFolder, durationText(result.seconds), epoch - 1))
             }
             if let verdict = result.verdict {
                 print(verdict)
                 log("renders (ground truth dashed, predictions solid): \(options.outputFolder)/overfit/")
                 if result.learned != true { throw ExitCode(2) }
             } else if let last = result.epochs.last {
-                let budget = options.timeBudget.map { " (time budget \(formatDuration($0)), \(formatDuration(result.trainedSeconds)) in epochs)" } ?? ""
-                print(String(format: "trained %d epochs in %@%@: final loss %.4f%@", last.epoch, formatDuration(result.seconds), budget, last.loss,
+                let budget = options.timeBudget.map { " (time budget \(durationText($0)), \(durationText(result.trainedSeconds)) in epochs)" } ?? ""
+                print(String(format: "trained %d epochs in %@%@: final loss %.4f%@", last.epoch, durationText(result.seconds), budget, last.loss,
                              last.mAP50.map { String(format: ", val mAP@0.5 %.3f, mAP@[.5:.95] %.3f", $0, last.mAP50to95 ?? 0) } ?? ""))
             }
         }
@@ -356,10 +290,10 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the synthetic shapes data set (deterministic: the same seed gives the same bytes).",
         discussion: "The set is written into a temporary folder beside --out and renamed to --out only when complete: an interrupted run leaves no --out (its temporary folder is deleted by the next run). An --out that exists and is not empty is refused unless --force, which replaces it whole.\n\n--style other writes the second generator's images (outlines, hatched, gradient and checkered fills, triangles that are not equilateral, rounded and slightly oblong squares, tiny and large shapes, other image sizes, textured backgrounds, clutter and occlusion): for measuring a model trained on the first on shapes drawn differently.\n\n--style varied writes the training generator with its rendering randomised (VariedShapes: 30% classic images, the rest with outlines, patterned, translucent and shaded fills, triangles of random angles, rounded and oblong squares, 3% to 75% sizes, random image sizes, other backgrounds, noise, blur, clutter and bounded occlusion): training data that carries to shapes drawn differently.")
-    @Option(help: "Output folder (default \(defaultDataFolder), or \(otherDataFolder) with --style other, \(variedDataFolder) with --style varied).") var out: String?
-    @Option(help: "Training images, \(describe(Limits.trainImages)).") var train = defaultTrainCount
-    @Option(help: "Validation images, \(describe(Limits.valImages)).") var val = defaultValCount
-    @Option(help: "Seed.") var seed: UInt64 = 1
+    @Option(help: "Output folder (default \(BuiltInDataset.folder), or \(otherDataFolder) with --style other, \(variedDataFolder) with --style varied).") var out: String?
+    @Option(help: "Training images, \(describe(Limits.trainImages)).") var train = BuiltInDataset.trainCount
+    @Option(help: "Validation images, \(describe(Limits.valImages)).") var val = BuiltInDataset.valCount
+    @Option(help: "Seed.") var seed: UInt64 = BuiltInDataset.seed
     @Option(help: "Generator: shapes (the training generator), other (the second generator, drawn differently) or varied (the training generator with its rendering randomised).")
     var style: Style = .shapes
     @Flag(help: "Write the demo set instead (one split, \(SyntheticShapes.demoCount) images, seed \(SyntheticShapes.demoSeed)): how samples/ was made.")
@@ -387,7 +321,7 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        let out = self.out ?? [.other: Generate.otherDataFolder, .varied: Generate.variedDataFolder][style] ?? defaultDataFolder
+        let out = self.out ?? [.other: Generate.otherDataFolder, .varied: Generate.variedDataFolder][style] ?? BuiltInDataset.folder
         try report {
             do {
                 if demo {
@@ -422,8 +356,8 @@ struct ShowData: ParsableCommand {
     @Option(help: "Output folder.") var out = "runs/show-data"
     @Option(help: "Images to render, \(describe(Limits.showCount)).") var count = 8
     @Option(help: "Model config (for the network input size; its classes do not matter).") var config = defaultConfig
-    @Flag(help: "Also apply training augmentation, as a training batch would.") var augment = false
-    @Option(help: "Seed for --augment.") var seed: UInt64 = 1
+    @Flag(help: "Also apply training augmentation, as the first epoch of a training run with --seed augments these images.") var augment = false
+    @Option(help: "Seed for --augment (the training run's --seed).") var seed: UInt64 = 1
 
     func validate() throws { try check(count, in: Limits.showCount, "--count") }
 
@@ -433,18 +367,18 @@ struct ShowData: ParsableCommand {
             let dataset = try Dataset.load(path: data)
             for w in dataset.warnings { log("warning: \(w)") }
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            var rng = SplitMix64(seed: seed)
-            for item in dataset.train.items.prefix(count) {
-                let image = try ImageFile.read(path: item.imagePath)
-                var (input, transform) = letterbox(image, width: config.inputWidth, height: config.inputHeight)
-                var objects = item.objects.map { LabeledObject(classIndex: $0.classIndex, box: transform.sourceNormalisedToNetworkNormalised($0.box)) }
-                if augment { (input, objects) = Detector.augment(input, objects: objects, settings: .standard, rng: &rng) }
+            let (w, h) = (config.inputWidth, config.inputHeight)
+            let samples = try loadSamples(Array(dataset.train.items.prefix(count)), networkWidth: w, networkHeight: h)
+            for (index, sample) in samples.enumerated() {
+                // What training feeds the network for this image in its first epoch.
+                let (input, objects) = trainingExample(index, of: samples, width: w, height: h, epoch: 0, seed: seed,
+                                                       augmentation: augment ? TrainingOptions().augmentation : nil)
                 let boxes = objects.map { Detection(box: $0.box.scaled(x: Float(input.width), y: Float(input.height)), classIndex: $0.classIndex, score: 1) }
                 let picture = renderDetections(on: input.image, detections: boxes, classNames: dataset.classNames, minimumSide: 512)
-                let name = URL(fileURLWithPath: item.imagePath).deletingPathExtension().lastPathComponent
-                let path = "\(out)/\(name).png"
+                let path = "\(out)/\(sample.name).png"
                 try PNG.write(picture, to: path)
-                print("\(path)  \(objects.count) objects  (\(image.width)x\(image.height) → \(input.width)x\(input.height), scale \(String(format: "%.3f", transform.scale)))")
+                let scale = LetterboxTransform(sourceWidth: sample.width, sourceHeight: sample.height, targetWidth: w, targetHeight: h).scale
+                print("\(path)  \(objects.count) objects  (\(sample.width)x\(sample.height) → \(input.width)x\(input.height), scale \(String(format: "%.3f", scale)))")
             }
         }
     }
@@ -475,7 +409,7 @@ struct Anchors: ParsableCommand {
                 }
             }
             guard sizes.count >= count else {
-                throw CommandError("\(count) anchors need at least \(count) labelled boxes; the training split of \(data ?? defaultDataFolder) has \(sizes.count)")
+                throw CommandError("\(count) anchors need at least \(count) labelled boxes; the training split of \(data ?? BuiltInDataset.folder) has \(sizes.count)")
             }
             let result = clusterAnchors(sizes: sizes, count: count, gridWidth: config.gridWidth, gridHeight: config.gridHeight, seed: seed)
             let list = result.anchors.map { String(format: "[%.2f, %.2f]", $0.width, $0.height) }.joined(separator: ", ")
@@ -565,7 +499,7 @@ struct Evaluate: ParsableCommand {
             guard dataset.classNames == network.config.classes else {
                 throw ValidationError("the data set's classes \(dataset.classNames) differ from the model's \(network.config.classes)")
             }
-            let chosen = try dataset.evaluationSplit(split, data: data ?? defaultDataFolder)
+            let chosen = try dataset.evaluationSplit(split, data: data ?? BuiltInDataset.folder)
             for w in chosen.warnings.prefix(10) { log("warning: \(w)") }
             let samples = try loadSamples(chosen.split.items, networkWidth: network.config.inputWidth, networkHeight: network.config.inputHeight)
             let start = Date()
@@ -578,7 +512,7 @@ struct Evaluate: ParsableCommand {
                 written = try writeEvaluationPlots(result, classNames: network.config.classes, to: plots,
                                                    title: "\(name) on \(chosen.split.name) (\(samples.count) images)")
             }
-            let summary = EvaluationReport(model: model, data: data ?? defaultDataFolder, split: chosen.split.name, splitNote: chosen.note,
+            let summary = EvaluationReport(model: model, data: data ?? BuiltInDataset.folder, split: chosen.split.name, splitNote: chosen.note,
                                            classNames: network.config.classes, nmsIoUThreshold: iou,
                                            apScoreThreshold: Evaluate.apScoreThreshold, seconds: seconds, plots: written, result: result)
             if json { print(summary.jsonText) } else { summary.textLines().forEach { print($0) } }

@@ -4,7 +4,7 @@ import Foundation
 /// evaluation.
 ///
 /// A photo larger than the network needs is held as the network's input, not at full
-/// resolution (issue 10: 31 photos of 2400 x 1800 took 627 MB): at load, `letterbox` resizes it
+/// resolution (31 photos of 2400 x 1800 held as decoded took 627 MB): at load, `letterbox` resizes it
 /// once, and the part of its output the image covers is kept, in the 32-bit values the letterbox
 /// wrote. `networkInput` puts those values back on the gray canvas, so a training batch or a
 /// validation pass sees exactly the values it would have seen letterboxing the original each

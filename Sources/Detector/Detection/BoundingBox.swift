@@ -23,6 +23,9 @@ public struct BoundingBox: Hashable, Codable, Sendable, CustomStringConvertible 
     public var centerY: Float { (y1 + y2) / 2 }
     /// Zero for an empty or inverted box.
     public var area: Float { max(0, width) * max(0, height) }
+    /// Whether every corner is a finite number (no NaN, no ±∞): NMS keeps, the loss assigns and
+    /// drawing draws only such boxes.
+    public var isFinite: Bool { x1.isFinite && y1.isFinite && x2.isFinite && y2.isFinite }
 
     /// Intersection over union; 0 when the union is empty (two zero-area boxes).
     public func iou(with other: BoundingBox) -> Float {
@@ -58,6 +61,15 @@ public struct Detection: Hashable, Codable, Sendable {
     public init(box: BoundingBox, classIndex: Int, score: Float) {
         self.box = box; self.classIndex = classIndex; self.score = score
     }
+}
+
+/// The name shown for class `index`: `names[index]`, or `class<index>` (`class7`) for an
+/// index the list does not name. One word without spaces, so a `detect` text line still ends in
+/// its five numbers and the fallback cannot be taken for a real name with a space (COCO's
+/// `traffic light`). Every output that names a class (detect's lines and JSON, pictures, the
+/// evaluation table, JSON and plots) uses this.
+public func className(_ index: Int, in names: [String]) -> String {
+    names.indices.contains(index) ? names[index] : "class\(index)"
 }
 
 /// A labelled object of a data set: class and box in normalised [0, 1] image coordinates.

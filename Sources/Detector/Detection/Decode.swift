@@ -16,13 +16,19 @@ public func sigmoid(_ x: Float) -> Float {
 @inline(__always)
 public func cappedExp(_ x: Float, cap: Float = 10) -> Float { Foundation.exp(min(x, cap)) }
 
-/// Softmax of `logits` into `probabilities` (same count): p_k = e^{z_k − m} / Σ_l e^{z_l − m}
-/// with m = max z, which is softmax(z) exactly and cannot overflow (every exponent is ≤ 0).
-/// A logit equal to the maximum contributes exactly 1, so infinite logits stay defined too:
-/// +∞ entries share the probability, and all −∞ gives the uniform distribution.
-public func softmax(_ logits: UnsafeBufferPointer<Float>, into probabilities: UnsafeMutableBufferPointer<Float>) {
+/// Softmax of `logits` into `probabilities` (same count): p_k = e^{z_k − m} / S with m = max z
+/// and S = Σ_l e^{z_l − m}, which is softmax(z) exactly and cannot overflow (every exponent is
+/// ≤ 0). Returns m and S, so a caller can also form −ln p_k = ln S − (z_k − m) (the loss's
+/// cross-entropy) without a second pass; for an empty input nothing is written and (−∞, 0) is
+/// returned. A logit equal to the maximum contributes exactly 1 (e^0, without computing
+/// z_k − m), so infinite logits stay defined too: +∞ entries share the probability, and all −∞
+/// gives the uniform distribution. The one softmax of the toolkit: the decoder's class
+/// probabilities and the region loss's class term and statistics all come from it.
+@discardableResult
+public func softmax(_ logits: UnsafeBufferPointer<Float>,
+                    into probabilities: UnsafeMutableBufferPointer<Float>) -> (largest: Float, sum: Float) {
     precondition(logits.count == probabilities.count, "softmax: \(logits.count) logits, \(probabilities.count) outputs")
-    guard let largest = logits.max() else { return }
+    guard let largest = logits.max() else { return (-.infinity, 0) }
     var sum: Float = 0
     for k in logits.indices {
         let e = logits[k] == largest ? 1 : Foundation.exp(logits[k] - largest)
@@ -30,11 +36,12 @@ public func softmax(_ logits: UnsafeBufferPointer<Float>, into probabilities: Un
         sum += e
     }
     for k in probabilities.indices { probabilities[k] /= sum }
+    return (largest, sum)
 }
 
 public func softmax(_ logits: [Float]) -> [Float] {
     var out = [Float](repeating: 0, count: logits.count)
-    logits.withUnsafeBufferPointer { l in out.withUnsafeMutableBufferPointer { softmax(l, into: $0) } }
+    logits.withUnsafeBufferPointer { l in out.withUnsafeMutableBufferPointer { _ = softmax(l, into: $0) } }
     return out
 }
 
@@ -71,30 +78,43 @@ public struct DecodedPrediction: Hashable, Sendable {
     public func score(of classIndex: Int) -> Float { objectness * classProbabilities[classIndex] }
 }
 
+extension HeadLayout {
+    /// The box of anchor `anchor` in cell (`column`, `row`) of one image's head output `values`
+    /// (`valuesPerImage` values), in normalised [0, 1] network-input coordinates:
+    /// ((i + σ(t_x)) / W, (j + σ(t_y)) / H) the centre, (p_w e^{min(t_w, 10)} / W,
+    /// p_h e^{min(t_h, 10)} / H) the size (see `cappedExp`: a wild output still gives a finite
+    /// box). The one YOLO box decode of the toolkit: `decodePredictions` and the region loss
+    /// (IoU*, the ignore mask, the statistics) both use it.
+    @inline(__always)
+    public func decodedBox(_ values: UnsafeBufferPointer<Float>, column: Int, row: Int, anchor: Int) -> BoundingBox {
+        let o = offset(column: column, row: row, anchor: anchor)
+        let gridW = Float(gridWidth), gridH = Float(gridHeight)
+        return BoundingBox(centerX: (Float(column) + sigmoid(values[o])) / gridW,
+                           centerY: (Float(row) + sigmoid(values[o + 1])) / gridH,
+                           width: anchors[anchor].width * cappedExp(values[o + 2]) / gridW,
+                           height: anchors[anchor].height * cappedExp(values[o + 3]) / gridH)
+    }
+}
+
 /// Decodes every anchor of one image's head output (`layout.valuesPerImage` values, laid out as
 /// `HeadLayout` documents), in memory order: row, column, anchor, so prediction
 /// `(row · gridWidth + column) · anchors.count + anchor` is that anchor of that cell.
-/// Every output is finite for finite input, however large (see `sigmoid`, `cappedExp`,
+/// Every output is finite for finite input, however large (see `decodedBox`, `sigmoid`,
 /// `softmax`). The count is checked by a precondition: the layout and the network's head both
 /// come from one validated model config, so a mismatch is a programming error.
 public func decodePredictions(_ values: UnsafeBufferPointer<Float>, layout: HeadLayout) -> [DecodedPrediction] {
     precondition(values.count == layout.valuesPerImage, "head output has \(values.count) values, layout expects \(layout.valuesPerImage)")
     var predictions: [DecodedPrediction] = []
     predictions.reserveCapacity(layout.gridWidth * layout.gridHeight * layout.anchors.count)
-    let gridW = Float(layout.gridWidth), gridH = Float(layout.gridHeight)
     var probabilities = [Float](repeating: 0, count: layout.classCount)
     for row in 0..<layout.gridHeight {
         for column in 0..<layout.gridWidth {
-            for (a, anchor) in layout.anchors.enumerated() {
+            for a in layout.anchors.indices {
                 let o = layout.offset(column: column, row: row, anchor: a)
-                let cx = (Float(column) + sigmoid(values[o])) / gridW
-                let cy = (Float(row) + sigmoid(values[o + 1])) / gridH
-                let w = anchor.width * cappedExp(values[o + 2]) / gridW
-                let h = anchor.height * cappedExp(values[o + 3]) / gridH
                 let logits = UnsafeBufferPointer(rebasing: values[(o + 5)..<(o + 5 + layout.classCount)])
-                probabilities.withUnsafeMutableBufferPointer { softmax(logits, into: $0) }
+                probabilities.withUnsafeMutableBufferPointer { _ = softmax(logits, into: $0) }
                 predictions.append(DecodedPrediction(
-                    box: BoundingBox(centerX: cx, centerY: cy, width: w, height: h),
+                    box: layout.decodedBox(values, column: column, row: row, anchor: a),
                     objectness: sigmoid(values[o + 4]), classProbabilities: probabilities,
                     column: column, row: row, anchor: a))
             }

@@ -1,18 +1,19 @@
 import Foundation
 
-// The two output formats of `detect`, fixed by issue 2. Numbers are printed with C's "%.Nf"
+// The two output formats of `detect`, kept stable for the scripts that read them (the README
+// documents both). Numbers are printed with C's "%.Nf"
 // (the float's exact binary value correctly rounded, so 0.8765 — stored as 0.87650001 — prints
 // 0.877; '.' as the decimal point: String(format:) without a locale is the POSIX one),
 // and −0 is printed as 0 (a box clamped at the image's left edge could otherwise print -0.0).
 
-/// One line per detection, `class score x1 y1 x2 y2`: the class name (`class<K>` for an index
-/// without a name; quoted by `textField` when it could forge a line), the score with 3
-/// decimals, the box's corners in original image pixels with 1 decimal, e.g.
+/// One line per detection, `class score x1 y1 x2 y2`: the class name (`className(_:in:)`:
+/// `class<K>` for an index without a name; quoted by `textField` when it could forge a line),
+/// the score with 3 decimals, the box's corners in original image pixels with 1 decimal, e.g.
 /// `square 0.877 10.0 20.1 110.5 220.2`. A class name may hold spaces (COCO's
 /// `traffic light`): the class is everything before the last five fields.
 public func detectionTextLines(_ detections: [Detection], classNames: [String]) -> [String] {
     detections.map { d in
-        [textField(className(d.classIndex, classNames)), decimal(d.score, 3),
+        [textField(className(d.classIndex, in: classNames)), decimal(d.score, 3),
          decimal(d.box.x1, 1), decimal(d.box.y1, 1), decimal(d.box.x2, 1), decimal(d.box.y2, 1)]
             .joined(separator: " ")
     }
@@ -35,31 +36,14 @@ public func detectionTextHeader(image path: String, width: Int, height: Int, cou
 /// - is empty (the line would start with a space);
 /// - starts with `"` (else it would read as a quoted name) or `#` (else a detection line would
 ///   read as an image header).
-/// The escapes are `\"`, `\\`, `\n`, `\r`, `\t` and `\uXXXX` (UTF-16, a surrogate pair
-/// above U+FFFF); other characters stay as UTF-8.
+/// The escapes are `jsonString`'s: `\"`, `\\`, `\n`, `\r`, `\t`, and `\uXXXX` (UTF-16, a
+/// surrogate pair above U+FFFF) for the other hidden characters; other characters stay as UTF-8.
 func textField(_ name: String) -> String {
     // Scalars, not Characters: `"` followed by a combining mark is one Character that
     // `hasPrefix("\"")` would not match, yet a reader of the line sees a quote first.
     let first = name.unicodeScalars.first
     let needsQuotes = first == nil || first == "\"" || first == "#" || name.unicodeScalars.contains(where: isHiddenInText)
-    guard needsQuotes else { return name }
-    var out = "\""
-    for scalar in name.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if isHiddenInText(scalar) {
-                for unit in String(scalar).utf16 { out += String(format: "\\u%04x", unit) }
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
+    return needsQuotes ? jsonString(name, alsoEscaping: isHiddenInText) : name
 }
 
 /// A character that a terminal or a line-based reader does not show as itself. The zero-width
@@ -83,15 +67,11 @@ private func isHiddenInText(_ scalar: Unicode.Scalar) -> Bool {
 /// original image pixels with 1 decimal, a non-finite number as `null` (JSON has no NaN).
 public func detectionJSONLine(image path: String, width: Int, height: Int, detections: [Detection], classNames: [String]) -> String {
     let items = detections.map { d in
-        "{\"class\": \(jsonString(className(d.classIndex, classNames))), \"class_id\": \(d.classIndex), "
+        "{\"class\": \(jsonString(className(d.classIndex, in: classNames))), \"class_id\": \(d.classIndex), "
             + "\"score\": \(jsonNumber(d.score, 4)), \"box\": [\(jsonNumber(d.box.x1, 1)), \(jsonNumber(d.box.y1, 1)), "
             + "\(jsonNumber(d.box.x2, 1)), \(jsonNumber(d.box.y2, 1))]}"
     }
     return "{\"image\": \(jsonString(path)), \"width\": \(width), \"height\": \(height), \"detections\": [\(items.joined(separator: ", "))]}"
-}
-
-func className(_ index: Int, _ names: [String]) -> String {
-    index >= 0 && index < names.count ? names[index] : "class\(index)"
 }
 
 /// `value` with `places` decimals; −0 (and anything rounding to it) as 0.

@@ -42,7 +42,7 @@ public struct EvaluationReport {
     /// The matching IoU of precision, recall and the confusion matrix (AP@0.5's).
     public static let matchingIoU = 0.5
 
-    func name(_ k: Int) -> String { k < classNames.count ? classNames[k] : "class \(k)" }
+    func name(_ k: Int) -> String { className(k, in: classNames) }
 
     /// Ultralytics' validation table: one row for all classes, then one per class (images
     /// holding the class, instances, precision and recall at the operating threshold, AP@0.5,

@@ -50,8 +50,7 @@ public func nonMaximumSuppression(_ candidates: [Detection], options: NMSOptions
     let order = candidates.indices
         .filter { i in
             let d = candidates[i]
-            return d.score >= options.scoreThreshold && d.score.isFinite
-                && d.box.x1.isFinite && d.box.y1.isFinite && d.box.x2.isFinite && d.box.y2.isFinite
+            return d.score >= options.scoreThreshold && d.score.isFinite && d.box.isFinite
         }
         .sorted { i, j in
             let a = candidates[i], b = candidates[j]

@@ -20,7 +20,7 @@ public struct ConfusionMatrixPlot {
 
     /// Row and column labels: the class names, then "background".
     var labels: [String] {
-        (0..<matrix.classCount).map { $0 < classNames.count ? classNames[$0] : "class \($0)" } + ["background"]
+        (0..<matrix.classCount).map { className($0, in: classNames) } + ["background"]
     }
 
     /// matplotlib's "Blues" between its ends: (247, 251, 255) at 0 to (8, 48, 107) at 1, through

@@ -53,7 +53,7 @@ extension Image {
     /// The outline of a box (pixel coordinates), `thickness` pixels drawn inwards from the box's
     /// edges, clipped to the image; `dashed` draws 6-pixel dashes.
     public mutating func drawRectangle(_ box: BoundingBox, color: RGB, thickness: Int = 2, dashed: Bool = false) {
-        guard box.x1.isFinite, box.y1.isFinite, box.x2.isFinite, box.y2.isFinite else { return }
+        guard box.isFinite else { return }
         let limit = Float(max(width, height) * 2)
         let x0 = Int(max(-limit, min(limit, box.x1)).rounded()), y0 = Int(max(-limit, min(limit, box.y1)).rounded())
         let x1 = Int(max(-limit, min(limit, box.x2)).rounded()) - 1, y1 = Int(max(-limit, min(limit, box.y2)).rounded()) - 1
@@ -202,12 +202,11 @@ public func renderDetections(on image: Image, detections: [Detection], className
     let shortSide = min(image.width, image.height)
     let scale = shortSide >= 600 ? 3 : shortSide >= 300 ? 2 : 1
     let thickness = max(2, shortSide / 200)
-    func name(_ k: Int) -> String { k >= 0 && k < classNames.count ? classNames[k] : "class \(k)" }
-    func finite(_ b: BoundingBox) -> Bool { b.x1.isFinite && b.y1.isFinite && b.x2.isFinite && b.y2.isFinite }
+    func name(_ k: Int) -> String { className(k, in: classNames) }
     // Pixel coordinates of a (finite) box edge, clamped so the conversion to Int cannot trap.
     func pixel(_ v: Float, _ limit: Int) -> Int { Int(min(max(v, -1), Float(limit + 1)).rounded()) }
-    let truths = (groundTruth ?? []).filter { finite($0.box) }
-    let found = detections.filter { finite($0.box) }.sorted { $0.score < $1.score }
+    let truths = (groundTruth ?? []).filter(\.box.isFinite)
+    let found = detections.filter(\.box.isFinite).sorted { $0.score < $1.score }
     for truth in truths {
         canvas.drawRectangle(truth.box, color: RGB.forClass(truth.classIndex), thickness: 1, dashed: true)
     }

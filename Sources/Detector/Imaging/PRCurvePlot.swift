@@ -30,8 +30,8 @@ public struct PRCurvePlot {
         mAP50 = result.mAP50
     }
 
-    /// A class's name, or "class K" past the names given.
-    func name(_ k: Int) -> String { k < classNames.count ? classNames[k] : "class \(k)" }
+    /// A class's name (`className(_:in:)`).
+    func name(_ k: Int) -> String { className(k, in: classNames) }
 
     /// The square plot's top-left corner and side, left of the legend.
     static func plotArea(width: Int, height: Int) -> (left: Int, top: Int, side: Int) {

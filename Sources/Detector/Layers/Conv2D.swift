@@ -214,9 +214,9 @@ extension Conv2D {
 
 /// Direct kernels for a convolution with few input channels and output channels in multiples
 /// of 16 (the first layer: 3 → 16). As an im2col GEMM its K is only k·k·C_in = 27, a shape
-/// OpenBLAS runs slowly (../shared/bench/FINDINGS.md); here each output pixel keeps its 16
-/// output channels in one SIMD16 accumulator and adds k·k·C_in broadcast-input x kernel-row
-/// products, reading the HWIO kernel rows w[ky, kx, ci, co..co+15] contiguously.
+/// OpenBLAS runs slowly (detector-bench's per-layer breakdown shows it); here each output
+/// pixel keeps its 16 output channels in one SIMD16 accumulator and adds k·k·C_in
+/// broadcast-input x kernel-row products, reading the HWIO kernel rows w[ky, kx, ci, co..co+15] contiguously.
 extension Conv2D {
     var usesDirectKernel: Bool { outputShape.channels % 16 == 0 && inputShape.channels <= 8 && size > 1 }
 

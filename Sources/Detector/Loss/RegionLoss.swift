@@ -89,7 +89,9 @@ public struct RegionLossResult: Sendable {
 ///
 /// Grid W x H, anchors (p_w, p_h) in cell units, raw outputs t_x, t_y, t_w, t_h, t_o, z per cell
 /// (i = column, j = row) and anchor, in the order of `HeadLayout`; decoded box
-/// b = ((i + σ(t_x))/W, (j + σ(t_y))/H, p_w e^{t_w}/W, p_h e^{t_h}/H). Ground truth: normalised
+/// b = ((i + σ(t_x))/W, (j + σ(t_y))/H, p_w e^{t_w}/W, p_h e^{t_h}/H) (`HeadLayout.decodedBox`,
+/// the decoder's own, e^{t_w} capped at e^{10}; it only feeds IoU*, the ignore mask and the
+/// statistics, never a gradient). Ground truth: normalised
 /// centre boxes (x, y, w, h) with class k.
 ///
 /// - Assignment: each box goes to cell (⌊xW⌋, ⌊yH⌋), clamped to the grid (so x = 1.0 lands in
@@ -115,8 +117,9 @@ public struct RegionLossResult: Sendable {
 ///   constant like IoU*.
 /// - L_cls = λ_cls · (−ln softmax(z)_k) over responsible anchors; ∂/∂z = λ_cls (p − onehot(k)).
 /// - L_prior = ½ · 0.01 · [(σ(t_x) − ½)² + (σ(t_y) − ½)² + t_w² + t_h²] over all anchors
-///   (responsible ones included, as issue 4 states; in darknet the responsible anchor's
-///   coordinate delta overwrites its prior delta) while fewer than `warmupImages` images have
+///   (responsible ones included, so their coordinate and prior terms add up; in darknet the
+///   responsible anchor's coordinate delta overwrites its prior delta) while fewer than
+///   `warmupImages` images have
 ///   been seen before the batch: early on it pulls every prediction to its anchor's shape at
 ///   the cell centre.
 ///
@@ -170,8 +173,7 @@ public struct RegionLoss: Sendable {
     /// Whether a ground-truth object can take part in the loss (see the type's documentation).
     public func isUsable(_ object: LabeledObject) -> Bool {
         let b = object.box
-        return b.x1.isFinite && b.y1.isFinite && b.x2.isFinite && b.y2.isFinite
-            && b.width > 0 && b.height > 0 && (0..<layout.classCount).contains(object.classIndex)
+        return b.isFinite && b.width > 0 && b.height > 0 && (0..<layout.classCount).contains(object.classIndex)
     }
 
     /// The anchor whose shape best matches a box of size (w, h) (normalised), both centred at
@@ -236,18 +238,6 @@ public struct RegionLoss: Sendable {
         return result
     }
 
-    /// The decoded box of one anchor. e^{t_w} is capped at e^{10} so a wild output still gives
-    /// a finite box (this only feeds IoU*, the ignore mask and the statistics, never a gradient).
-    @inline(__always)
-    public func decodedBox(_ values: UnsafeBufferPointer<Float>, column: Int, row: Int, anchor: Int) -> BoundingBox {
-        let o = layout.offset(column: column, row: row, anchor: anchor)
-        let a = layout.anchors[anchor]
-        return BoundingBox(centerX: (Float(column) + LossMath.sigmoid(values[o])) / Float(layout.gridWidth),
-                           centerY: (Float(row) + LossMath.sigmoid(values[o + 1])) / Float(layout.gridHeight),
-                           width: a.width * LossMath.exp(min(values[o + 2], 10)) / Float(layout.gridWidth),
-                           height: a.height * LossMath.exp(min(values[o + 3], 10)) / Float(layout.gridHeight))
-    }
-
     // MARK: One image, every component
 
     /// Every component of one image: their gradients are added into `gradient` (same layout as
@@ -267,16 +257,9 @@ public struct RegionLoss: Sendable {
 
         var components = LossComponents()
         components.coordinates = accumulateCoordinates(values, assignments: assigned, into: gradient, scale: gradientScale)
-        switch settings.objectnessLoss {
-        case .squaredError:
-            components.objectness = accumulateObjectness(values, assignments: assigned, targets: targets,
-                                                         into: gradient, scale: gradientScale)
-            components.noObject = accumulateNoObject(values, skip: skip, into: gradient, scale: gradientScale)
-        case .crossEntropy:
-            components.objectness = accumulateObjectnessCrossEntropy(values, assignments: assigned, targets: targets,
-                                                                     into: gradient, scale: gradientScale)
-            components.noObject = accumulateNoObjectCrossEntropy(values, skip: skip, into: gradient, scale: gradientScale)
-        }
+        components.objectness = accumulateObjectness(values, assignments: assigned, targets: targets, as: settings.objectnessLoss,
+                                                     into: gradient, scale: gradientScale)
+        components.noObject = accumulateNoObject(values, skip: skip, as: settings.objectnessLoss, into: gradient, scale: gradientScale)
         components.classification = accumulateClasses(values, assignments: assigned, into: gradient, scale: gradientScale)
         components.prior = accumulatePrior(values, imagesSeen: imagesSeen, into: gradient, scale: gradientScale)
 
@@ -288,13 +271,13 @@ public struct RegionLoss: Sendable {
                 let o = layout.offset(column: a.column, row: a.row, anchor: a.anchor)
                 stats.averageIoU += iou
                 if iou > 0.5 { stats.recall50 += 1 }
-                stats.averageObjectness += LossMath.sigmoid(values[o + 4])
-                LossMath.softmax(UnsafeBufferPointer(rebasing: values[(o + 5)..<(o + 5 + c)]), into: p)
+                stats.averageObjectness += sigmoid(values[o + 4])
+                softmax(UnsafeBufferPointer(rebasing: values[(o + 5)..<(o + 5 + c)]), into: p)
                 stats.averageClassProbability += p[a.object.classIndex]
             }
         }
         for k in 0..<anchorsPerImage {
-            stats.averageAnyObjectness += LossMath.sigmoid(values[k * layout.valuesPerAnchor + 4])
+            stats.averageAnyObjectness += sigmoid(values[k * layout.valuesPerAnchor + 4])
         }
         return (components, stats)
     }
@@ -350,35 +333,8 @@ public struct RegionLoss: Sendable {
     }
 }
 
-/// The few functions the loss needs, kept here so the loss does not depend on the decoder.
-enum LossMath {
-    /// 1 / (1 + e^{−x}), without overflow for large |x|.
-    @inline(__always)
-    static func sigmoid(_ x: Float) -> Float {
-        if x >= 0 { return 1 / (1 + Foundation.exp(-x)) }
-        let e = Foundation.exp(x)
-        return e / (1 + e)
-    }
-
-    @inline(__always)
-    static func exp(_ x: Float) -> Float { Foundation.exp(x) }
-
-    /// softplus(x) = ln(1 + e^x) = max(x, 0) + ln(1 + e^{−|x|}): finite for any finite x, and
-    /// exact to rounding for large |x| (x itself, or e^x).
-    @inline(__always)
-    static func softplus(_ x: Float) -> Float { max(x, 0) + Foundation.log1p(Foundation.exp(-abs(x))) }
-
-    /// softmax(z)_m = e^{z_m − max z} / Σ e^{z − max z}.
-    @inline(__always)
-    static func softmax(_ logits: UnsafeBufferPointer<Float>, into p: UnsafeMutableBufferPointer<Float>) {
-        guard let largest = logits.max() else { return }
-        var sum: Float = 0
-        for m in logits.indices {
-            let e = Foundation.exp(logits[m] - largest)
-            p[m] = e
-            sum += e
-        }
-        let inverse = 1 / sum
-        for m in logits.indices { p[m] *= inverse }
-    }
-}
+/// softplus(x) = ln(1 + e^x) = max(x, 0) + ln(1 + e^{−|x|}) (the binary cross-entropy of a
+/// logit against target 0): finite for any finite x, and exact to rounding for large |x| (x
+/// itself, or e^x).
+@inline(__always)
+func softplus(_ x: Float) -> Float { max(x, 0) + Foundation.log1p(Foundation.exp(-abs(x))) }

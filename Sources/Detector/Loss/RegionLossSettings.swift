@@ -22,7 +22,7 @@ public enum ObjectnessLoss: String, Codable, Hashable, Sendable, CaseIterable {
 ///     "loss": {"coord": 1, "object": 5, "noobject": 1, "class": 1,
 ///              "ignore_threshold": 0.6, "warmup_images": 12800, "rescore": true}
 ///
-/// Training-recipe options (issue 9), each off by default so that the default loss is
+/// Training-recipe options (from YOLOv3 and later), each off by default so that the default loss is
 /// darknet's, bit for bit:
 ///
 ///     "assign": "best" | "multi", "multi_anchor_threshold": 0.5, "objectness_loss": "mse" | "bce"

@@ -4,7 +4,10 @@ import Foundation
 /// JSON in `__metadata__["config"]`, and optionally the training state (Adam's moments as
 /// tensors `optimizer.m.<name>` and `optimizer.v.<name>`, and metadata `optimizer.step`,
 /// `epoch`, `images_seen`, ...) and of the moving average of the weights (tensors `ema.<name>`
-/// and metadata `ema.updates`; see `ExponentialMovingAverage`). A quantized file stores
+/// and metadata `ema.updates`). The training state comes and goes as plain values
+/// (`OptimizerState`, `MovingAverageState`), so this file knows nothing of the optimizer or
+/// the average that produce them (Training's `Adam` and `ExponentialMovingAverage`, which
+/// restore themselves from a loaded checkpoint). A quantized file stores
 /// convolution kernels as I8 with a per-output-channel F32 scale `<name>.scale_q` and is
 /// dequantized on load. An inference file (`export`) holds the weights only.
 public struct Checkpoint: Sendable {
@@ -23,18 +26,25 @@ public struct Checkpoint: Sendable {
     public var emaValues: [String: [Float]] = [:]
     public var emaUpdates: Int?
 
+    /// Prefix of the moving average's tensors: `ema.layers.0.conv.weight`, ...
+    public static let movingAverageTensorPrefix = "ema."
+    /// Metadata key of the moving average's update count.
+    public static let movingAverageUpdatesKey = "ema.updates"
+
     /// Writes atomically. With `quantize`, kernels are stored as int8 (symmetric, per output
     /// channel: the last axis), everything else as F32, and no optimizer or moving-average
-    /// state. With `ema`, its averaged values as `ema.<name>` and its count as `ema.updates`.
-    public static func save(parameters: [Parameter], configJSON: String, optimizer: Adam? = nil,
-                            ema: ExponentialMovingAverage? = nil, training: [String: String] = [:],
+    /// state. With `optimizer`, its step as `optimizer.step` and its moments as
+    /// `optimizer.m.<name>` and `optimizer.v.<name>`; with `ema`, its averaged values as
+    /// `ema.<name>` and its count as `ema.updates`.
+    public static func save(parameters: [Parameter], configJSON: String, optimizer: OptimizerState? = nil,
+                            ema: MovingAverageState? = nil, training: [String: String] = [:],
                             quantize: Bool = false, to path: String) throws {
         var file = SafetensorsFile()
         file.metadata = training
         file.metadata["config"] = configJSON
         file.metadata["format"] = format
         for p in parameters {
-            if quantize && p.name.hasSuffix(".weight") {
+            if quantize && p.role == .kernel {
                 let (values, scales) = quantizePerChannel(p.value, channels: p.shape.last ?? 1)
                 file.tensors[p.name] = StoredTensor(int8: values, shape: p.shape)
                 file.tensors[p.name + ".scale_q"] = StoredTensor(scales, shape: [scales.count])
@@ -43,15 +53,17 @@ public struct Checkpoint: Sendable {
             }
         }
         if let optimizer, !quantize {
-            file.metadata["optimizer.step"] = String(optimizer.stepCount)
-            for p in optimizer.parameters {
-                file.tensors["optimizer.m.\(p.name)"] = StoredTensor(optimizer.firstMoments[p.name]!, shape: p.shape)
-                file.tensors["optimizer.v.\(p.name)"] = StoredTensor(optimizer.secondMoments[p.name]!, shape: p.shape)
+            file.metadata["optimizer.step"] = String(optimizer.step)
+            for (name, moments) in optimizer.moments {
+                file.tensors["optimizer.m.\(name)"] = StoredTensor(moments.first, shape: moments.shape)
+                file.tensors["optimizer.v.\(name)"] = StoredTensor(moments.second, shape: moments.shape)
             }
         }
         if let ema, !quantize {
-            file.metadata[ExponentialMovingAverage.updatesKey] = String(ema.updates)
-            for (name, state) in ema.stateTensors { file.tensors[name] = StoredTensor(state.values, shape: state.shape) }
+            file.metadata[movingAverageUpdatesKey] = String(ema.updates)
+            for (name, average) in ema.averages {
+                file.tensors[movingAverageTensorPrefix + name] = StoredTensor(average.values, shape: average.shape)
+            }
         }
         try file.write(to: path)
     }
@@ -79,7 +91,7 @@ public struct Checkpoint: Sendable {
         if let stored = file.metadata["format"], stored != format {
             throw fail("is \"\(stored)\", but this toolkit reads \"\(format)\"", field: "__metadata__.format")
         }
-        for key in ["optimizer.step", "epoch", "images_seen", ExponentialMovingAverage.updatesKey] {
+        for key in ["optimizer.step", "epoch", "images_seen", movingAverageUpdatesKey] {
             if let text = file.metadata[key], (Int(text) ?? -1) < 0 {
                 throw fail("is \"\(text)\", not a non-negative integer", field: "__metadata__.\(key)")
             }
@@ -89,7 +101,7 @@ public struct Checkpoint: Sendable {
         }
         var checkpoint = Checkpoint(source: path, configJSON: config, parameters: [:], shapes: [:], training: file.metadata)
         checkpoint.optimizerStep = file.metadata["optimizer.step"].flatMap { Int($0) }
-        checkpoint.emaUpdates = file.metadata[ExponentialMovingAverage.updatesKey].flatMap { Int($0) }
+        checkpoint.emaUpdates = file.metadata[movingAverageUpdatesKey].flatMap { Int($0) }
 
         // In name order, so the first fault reported is the same on every run.
         for name in file.tensors.keys.sorted() {
@@ -123,8 +135,8 @@ public struct Checkpoint: Sendable {
                 }
                 continue
             }
-            if name.hasPrefix(ExponentialMovingAverage.tensorPrefix) {
-                let parameter = String(name.dropFirst(ExponentialMovingAverage.tensorPrefix.count))
+            if name.hasPrefix(movingAverageTensorPrefix) {
+                let parameter = String(name.dropFirst(movingAverageTensorPrefix.count))
                 guard tensor.dtype == .f32 || tensor.dtype == .f16 else {
                     throw fail("\(tensor.dtype.rawValue), but a moving average is stored as F32", tensor: name, field: "dtype")
                 }
@@ -177,7 +189,7 @@ public struct Checkpoint: Sendable {
             throw fail("missing, but the file holds optimizer moments", field: "__metadata__.optimizer.step")
         }
         if !checkpoint.emaValues.isEmpty && checkpoint.emaUpdates == nil {
-            throw fail("missing, but the file holds a moving average (ema.* tensors)", field: "__metadata__.\(ExponentialMovingAverage.updatesKey)")
+            throw fail("missing, but the file holds a moving average (ema.* tensors)", field: "__metadata__.\(movingAverageUpdatesKey)")
         }
         return checkpoint
     }
@@ -187,7 +199,7 @@ public struct Checkpoint: Sendable {
     /// Whether a tensor name can be a parameter's: not optimizer or moving-average state, not
     /// a quantization scale.
     private static func isParameterName(_ name: String) -> Bool {
-        momentParameter(name) == nil && !name.hasPrefix(ExponentialMovingAverage.tensorPrefix) && !name.hasSuffix(scaleSuffix)
+        momentParameter(name) == nil && !name.hasPrefix(movingAverageTensorPrefix) && !name.hasSuffix(scaleSuffix)
     }
 
     /// `optimizer.m.<p>` → (false, p); `optimizer.v.<p>` → (true, p); other names → nil.
@@ -227,27 +239,33 @@ public struct Checkpoint: Sendable {
             throw WeightsError(file: source, tensor: extra, reason: "not a parameter of the model in the config")
         }
     }
+}
 
-    /// Restores Adam's state saved with the weights.
-    public func restore(into optimizer: Adam) throws {
-        guard let step = optimizerStep else {
-            throw WeightsError(file: source, reason: "no optimizer state (a quantized or inference-only file cannot resume training)")
-        }
-        do { try optimizer.restore(step: step, firstMoments: firstMoments, secondMoments: secondMoments) } catch {
-            throw WeightsError(file: source, reason: "\(error)")
-        }
+/// An optimizer's state as a checkpoint stores it: the update count and, by parameter name,
+/// the parameter's shape and Adam's first and second moments m and v (each of that shape).
+public struct OptimizerState: Sendable, Equatable {
+    public struct Moments: Sendable, Equatable {
+        public var shape: [Int]
+        public var first: [Float]
+        public var second: [Float]
+        public init(shape: [Int], first: [Float], second: [Float]) { self.shape = shape; self.first = first; self.second = second }
     }
+    public var step: Int
+    public var moments: [String: Moments]
+    public init(step: Int, moments: [String: Moments]) { self.step = step; self.moments = moments }
+}
 
-    /// Restores the moving average saved with the weights: its count and every parameter's
-    /// average (`ExponentialMovingAverage.restore` checks that they are the model's).
-    public func restore(into ema: ExponentialMovingAverage) throws {
-        guard let updates = emaUpdates else {
-            throw WeightsError(file: source, reason: "no moving average of the weights (\(ExponentialMovingAverage.updatesKey) and ema.* tensors)")
-        }
-        do { try ema.restore(updates: updates, values: emaValues) } catch {
-            throw WeightsError(file: source, reason: "\(error)")
-        }
+/// A moving average of the weights as a checkpoint stores it: the update count and, by
+/// parameter name (without the `ema.` prefix), the averaged values and the parameter's shape.
+public struct MovingAverageState: Sendable, Equatable {
+    public struct Average: Sendable, Equatable {
+        public var shape: [Int]
+        public var values: [Float]
+        public init(shape: [Int], values: [Float]) { self.shape = shape; self.values = values }
     }
+    public var updates: Int
+    public var averages: [String: Average]
+    public init(updates: Int, averages: [String: Average]) { self.updates = updates; self.averages = averages }
 }
 
 /// Symmetric int8 quantization per output channel (the last axis of a HWIO / [C_in, C_out]

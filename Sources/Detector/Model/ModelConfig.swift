@@ -53,8 +53,9 @@ public enum LayerConfig: Hashable, Sendable {
     /// A k x k convolution, optionally with batch norm (then without bias), then an activation.
     case convolution(filters: Int, size: Int, stride: Int, batchNorm: Bool, activation: Activation)
     /// Depthwise k x k then pointwise 1x1 (MobileNet's depthwise separable convolution), then
-    /// batch norm and the activation (no batch norm or activation between the two convolutions,
-    /// as in ../shared/bench/tiny_dsc.py).
+    /// batch norm and the activation (no batch norm or activation between the two convolutions:
+    /// the architecture the PyTorch reference of the tests, scripts/torch_network_fixture.py,
+    /// builds too).
     case separable(filters: Int, size: Int, stride: Int, batchNorm: Bool, activation: Activation)
     /// A depthwise k x k convolution on its own (channels unchanged), then batch norm and activation.
     case depthwise(size: Int, stride: Int, batchNorm: Bool, activation: Activation)

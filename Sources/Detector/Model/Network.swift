@@ -77,7 +77,7 @@ public final class Network {
     public convenience init(config: ModelConfig, seed: UInt64) throws {
         try self.init(config: config, nodes: Network.build(config))
         var rng = SplitMix64(seed: seed)
-        for p in parameters where p.name.hasSuffix(".weight") {
+        for p in parameters where p.role == .kernel {
             // Glorot & Bengio 2010: std = √(2 / (fan_in + fan_out)); for a depthwise kernel
             // each filter sees one channel, so fan_in = fan_out = k·k.
             let fanIn: Int, fanOut: Int

@@ -287,23 +287,6 @@ public struct SafetensorsFile: Sendable {
     }
 }
 
-/// A JSON string literal with the necessary escapes.
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-        }
-    }
-    return out + "\""
-}
-
 // MARK: - The header's JSON
 
 /// A JSON value of a safetensors header. Objects keep their members in order with duplicates,

@@ -66,17 +66,3 @@ public final class ObjectDetector {
         }
     }
 }
-
-extension LetterboxTransform {
-    /// A box in normalised network-input coordinates → pixels of the original image, clipped.
-    public func normalisedNetworkToSourcePixels(_ box: BoundingBox) -> BoundingBox {
-        let pixels = box.scaled(x: Float(targetWidth), y: Float(targetHeight))
-        return toSource(pixels).clamped(width: Float(sourceWidth), height: Float(sourceHeight))
-    }
-
-    /// A label box normalised to the original image → normalised network-input coordinates.
-    public func sourceNormalisedToNetworkNormalised(_ box: BoundingBox) -> BoundingBox {
-        let pixels = toNetwork(box.scaled(x: Float(sourceWidth), y: Float(sourceHeight)))
-        return pixels.scaled(x: 1 / Float(targetWidth), y: 1 / Float(targetHeight))
-    }
-}

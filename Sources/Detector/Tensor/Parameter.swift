@@ -20,6 +20,22 @@ public final class Parameter: @unchecked Sendable {
 
     public var count: Int { value.count }
 
+    /// What a parameter is to initialisation, the optimizer and the int8 export, read from its
+    /// name: the layers name every convolution kernel (regular, depthwise, pointwise)
+    /// `<layer>.weight` and everything else by what it is (`.bias`, batch norm's `.scale`,
+    /// `.shift`, `.running_mean`, `.running_var`).
+    public enum Role: Sendable, Hashable {
+        /// A convolution kernel: Glorot-initialised, weight-decayed by AdamW, stored as int8
+        /// by a quantised export.
+        case kernel
+        /// A value per output channel (bias, batch norm scale, shift and running statistics):
+        /// initialised to its constant, never decayed, always stored as F32.
+        case perChannel
+    }
+
+    /// `.kernel` when the name ends in `.weight`, else `.perChannel`.
+    public var role: Role { name.hasSuffix(".weight") ? .kernel : .perChannel }
+
     public func zeroGradient() {
         guard !gradient.isEmpty else { return }
         gradient.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }

@@ -3,9 +3,10 @@
 ///     m ← β₁ m + (1 − β₁) g        v ← β₂ v + (1 − β₂) g²
 ///     θ ← θ − lr · (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε)
 ///
-/// with two optional weight decays, both on convolution kernels only (`decays(_:)`: names
-/// ending in `.weight`, the regular, depthwise, pointwise and head kernels; never biases or
-/// batch norm's γ (`.scale`) and β (`.shift`), as Ultralytics' parameter groups):
+/// with two optional weight decays, both on convolution kernels only (`decays(_:)`: the
+/// parameters whose `role` is `.kernel`, the regular, depthwise, pointwise and head kernels;
+/// never biases or batch norm's γ (`.scale`) and β (`.shift`), as Ultralytics' parameter
+/// groups):
 ///
 /// - `weightDecay`: L2 in the gradient, g ← g + λ θ (PyTorch's `Adam(weight_decay:)`); Adam's
 ///   normalisation then scales the decay down where gradients are large;
@@ -51,7 +52,7 @@ public final class Adam {
     }
 
     /// Whether the weight decays apply to `parameter`: convolution kernels (`.weight`) only.
-    public static func decays(_ parameter: Parameter) -> Bool { parameter.name.hasSuffix(".weight") }
+    public static func decays(_ parameter: Parameter) -> Bool { parameter.role == .kernel }
 
     /// One update from the gradients currently in the parameters.
     public func step() {
@@ -90,6 +91,13 @@ public final class Adam {
         }
     }
 
+    /// The state a checkpoint stores: the step count and every parameter's moments.
+    public var state: OptimizerState {
+        OptimizerState(step: stepCount, moments: Dictionary(uniqueKeysWithValues: parameters.map {
+            ($0.name, OptimizerState.Moments(shape: $0.shape, first: firstMoments[$0.name]!, second: secondMoments[$0.name]!))
+        }))
+    }
+
     /// Replaces the state (moments and step count), e.g. from a checkpoint. Every trainable
     /// parameter must have both moments of its size.
     public func restore(step: Int, firstMoments m: [String: [Float]], secondMoments v: [String: [Float]]) throws {
@@ -100,6 +108,18 @@ public final class Adam {
         }
         self.stepCount = step
         for p in parameters { firstMoments[p.name] = m[p.name]; secondMoments[p.name] = v[p.name] }
+    }
+}
+
+extension Checkpoint {
+    /// Restores Adam's state saved with the weights.
+    public func restore(into optimizer: Adam) throws {
+        guard let step = optimizerStep else {
+            throw WeightsError(file: source, reason: "no optimizer state (a quantized or inference-only file cannot resume training)")
+        }
+        do { try optimizer.restore(step: step, firstMoments: firstMoments, secondMoments: secondMoments) } catch {
+            throw WeightsError(file: source, reason: "\(error)")
+        }
     }
 }
 

@@ -18,8 +18,8 @@ import Foundation
 ///
 /// `swap()` exchanges the averaged and the live values in place (an exchange of array
 /// storage: exact, and twice is the identity); `withAveragedWeights` runs a closure with the
-/// average in the model and the live weights back afterwards. In a checkpoint the state is
-/// the tensors `ema.<name>` (`stateTensors`) and the count `ema.updates` (`updates`).
+/// average in the model and the live weights back afterwards. In a checkpoint the state
+/// (`state`) is the tensors `ema.<name>` and the count `ema.updates`.
 public final class ExponentialMovingAverage {
     /// The model's parameters, by reference: `update()` reads them, `swap()` writes them.
     public let parameters: [Parameter]
@@ -134,19 +134,12 @@ public final class ExponentialMovingAverage {
 
     // MARK: Checkpoint state
 
-    /// Prefix of the averaged tensors in a checkpoint: `ema.layers.0.conv.weight`, ...
-    public static let tensorPrefix = "ema."
-    /// Metadata key of `updates` in a checkpoint.
-    public static let updatesKey = "ema.updates"
-
-    /// The averaged values as checkpoint tensors, `ema.<name>` → (values, shape of the parameter).
-    public var stateTensors: [String: (values: [Float], shape: [Int])] {
-        var tensors: [String: (values: [Float], shape: [Int])] = [:]
-        for p in parameters {
-            let values = isSwapped ? p.value : averages[p.name]!
-            tensors[Self.tensorPrefix + p.name] = (values, p.shape)
-        }
-        return tensors
+    /// The state a checkpoint stores: the update count and the averaged values by parameter
+    /// name, with the parameters' shapes (the average also while swapped).
+    public var state: MovingAverageState {
+        MovingAverageState(updates: updates, averages: Dictionary(uniqueKeysWithValues: parameters.map {
+            ($0.name, MovingAverageState.Average(shape: $0.shape, values: isSwapped ? $0.value : averages[$0.name]!))
+        }))
     }
 
     /// Replaces the state from a checkpoint: `updates`, and `values` by parameter name (without
@@ -170,5 +163,18 @@ public final class ExponentialMovingAverage {
         }
         self.updates = updates
         for p in parameters { averages[p.name] = values[p.name] }
+    }
+}
+
+extension Checkpoint {
+    /// Restores the moving average saved with the weights: its count and every parameter's
+    /// average (`ExponentialMovingAverage.restore` checks that they are the model's).
+    public func restore(into ema: ExponentialMovingAverage) throws {
+        guard let updates = emaUpdates else {
+            throw WeightsError(file: source, reason: "no moving average of the weights (\(Checkpoint.movingAverageUpdatesKey) and ema.* tensors)")
+        }
+        do { try ema.restore(updates: updates, values: emaValues) } catch {
+            throw WeightsError(file: source, reason: "\(error)")
+        }
     }
 }

@@ -3,8 +3,8 @@
 /// stride around the config's size, so the detector learns objects at more scales than the
 /// data set holds and becomes less tied to one grid.
 ///
-/// This type only picks the size; running the network at it is the trainer's (see the
-/// integration notes of issue 9: a `Network` is built for one input size).
+/// This type only picks the size; running the network at it is the trainer's (a `Network` is
+/// built for one input size, so each size needs a network of its own sharing the parameters).
 ///
 /// The sizes: widths W' = k · stride for every whole k with minimumFactor · W ≤ W' ≤
 /// maximumFactor · W, always including W itself; the height of each is H' = stride ·

@@ -68,8 +68,8 @@ extension Trainer {
         // its state would repeat them, and the live weights are in last.safetensors.
         let emaState = ema?.isSwapped == false ? ema : nil
         if ema?.isSwapped == true { training["weights"] = "ema" }
-        try Checkpoint.save(parameters: network.parameters, configJSON: config.jsonString(), optimizer: optimizer,
-                            ema: emaState, training: training, to: path)
+        try Checkpoint.save(parameters: network.parameters, configJSON: config.jsonString(), optimizer: optimizer.state,
+                            ema: emaState?.state, training: training, to: path)
         if path == lastPath {
             savedCheckpoint = partial.map { "in epoch \(epoch + 1), after batch \($0.batches) of \(batchCount)" } ?? "after epoch \(epoch)"
         }

@@ -334,32 +334,11 @@ public final class Trainer {
                       into batch: UnsafeMutablePointer<Float>) -> [[LabeledObject]] {
         let (w, h) = (config.inputWidth, config.inputHeight)
         let per = w * h * 3
-        /// The network input of sample `index` and its labels in network coordinates.
-        func letterboxed(_ index: Int) -> (FloatImage, [LabeledObject]) {
-            let sample = samples[index]
-            let (input, transform) = sample.networkInput(width: w, height: h)
-            return (input, sample.objects.map {
-                LabeledObject(classIndex: $0.classIndex, box: transform.sourceNormalisedToNetworkNormalised($0.box))
-            })
-        }
         var targets = [[LabeledObject]](repeating: [], count: indices.count)
         targets.withUnsafeMutableBufferPointer { out in
             DispatchQueue.concurrentPerform(iterations: indices.count) { n in
-                var (input, objects) = letterboxed(indices[n])
-                if augment || mosaics != nil {
-                    // One generator per (seed, epoch, image): the same run gives the same batches.
-                    // The mosaic draws first, and only when on (`isApplied` draws nothing in the
-                    // epochs without mosaics), so a run without them keeps augment's numbers.
-                    var rng = SplitMix64(seed: options.seed &* 0x9E37_79B9 &+ UInt64(epoch) &* 1_000_003 &+ UInt64(indices[n]))
-                    if let mosaics, mosaics.settings.isApplied(epoch: epoch, epochs: mosaics.epochs, rng: &rng) {
-                        let partners = mosaicPartners(of: indices[n], count: samples.count, rng: &rng).map(letterboxed)
-                        (input, objects) = mosaic([input] + partners.map(\.0), objects: [objects] + partners.map(\.1),
-                                                  settings: mosaics.settings, rng: &rng)
-                    }
-                    if augment {
-                        (input, objects) = Detector.augment(input, objects: objects, settings: options.augmentation, rng: &rng)
-                    }
-                }
+                let (input, objects) = trainingExample(indices[n], of: samples, width: w, height: h, epoch: epoch, seed: options.seed,
+                                                       augmentation: augment ? options.augmentation : nil, mosaics: mosaics)
                 input.pixels.withUnsafeBufferPointer { (batch + n * per).update(from: $0.baseAddress!, count: per) }
                 out[n] = objects
             }

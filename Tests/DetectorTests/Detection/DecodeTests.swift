@@ -51,6 +51,36 @@ import Detector
         #expect(softmax([-.infinity, 2]) == [0, 1])
     }
 
+    /// The normaliser softmax returns: m = max z and S = Σ e^{z − m}, so ln S − (z_k − m) is
+    /// −ln p_k (what the region loss's class term adds up).
+    @Test func softmaxReturnsItsNormaliser() {
+        let logits: [Float] = [log(3), 0, -.infinity]
+        var p = [Float](repeating: 0, count: 3)
+        let (largest, sum) = logits.withUnsafeBufferPointer { l in p.withUnsafeMutableBufferPointer { softmax(l, into: $0) } }
+        #expect(largest == log(3))
+        #expect(abs(sum - 4.0 / 3) < 1e-6)  // 1 + e^{−ln 3} + 0
+        #expect(abs(p[0] - 0.75) < 1e-7 && abs(p[1] - 0.25) < 1e-7 && p[2] == 0)
+        #expect(abs((log(sum) - (logits[1] - largest)) - log(4)) < 1e-6)  // −ln 0.25
+        let empty = softmax(UnsafeBufferPointer(start: nil, count: 0), into: UnsafeMutableBufferPointer(start: nil, count: 0))
+        #expect(empty.largest == -.infinity && empty.sum == 0)
+    }
+
+    /// `HeadLayout.decodedBox` (what the region loss decodes) is `decodePredictions`' box,
+    /// bit for bit, wild outputs included (their limits: `wildValuesDecodeToFiniteBoxes`).
+    @Test func decodedBoxIsThePredictionsBox() {
+        let layout = HeadLayout(gridWidth: 3, gridHeight: 2, anchors: [Anchor(width: 1, height: 2), Anchor(width: 0.5, height: 1)], classCount: 2)
+        var values = (0..<layout.valuesPerImage).map { Float(($0 * 37) % 11) / 5 - 1 }
+        let o = layout.offset(column: 2, row: 1, anchor: 1)
+        values[o + 2] = 1e4; values[o + 3] = .infinity
+        let predictions = decodePredictions(values, layout: layout)
+        #expect(predictions.count == 12)
+        values.withUnsafeBufferPointer { v in
+            for p in predictions {
+                #expect(layout.decodedBox(v, column: p.column, row: p.row, anchor: p.anchor) == p.box)
+            }
+        }
+    }
+
     /// A 2 x 2 grid, 2 anchors, 2 classes; every value of cell (1, 0) anchor 1 chosen by hand.
     @Test func handComputedCell() {
         let layout = HeadLayout(gridWidth: 2, gridHeight: 2,

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import Detector
 
-/// The text format's names (issue 8): a class or file name that could forge or hide a line
+/// The text format's names: a class or file name that could forge or hide a line
 /// is printed as a JSON string literal; every other name exactly as it is.
 @Suite struct DetectionTextEscapingTests {
     static let box = BoundingBox(x1: 1, y1: 2, x2: 3, y2: 4)

@@ -3,7 +3,7 @@ import Testing
 import Detector
 
 /// detect's pseudo-label lines (--save-txt) and COCO results objects (--coco), from
-/// hand-computed cases (issue 10).
+/// hand-computed cases.
 @Suite struct LabelAndCOCOOutputTests {
     static let detections = [
         // 320 x 240: centre (64, 72) = (0.2, 0.3), size 64 x 96 = 0.2 x 0.4.

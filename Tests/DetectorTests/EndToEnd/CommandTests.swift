@@ -4,7 +4,7 @@ import Detector
 
 /// An empty folder given to every command under test as DETECTOR_SHARE: the commands then
 /// never look in /usr/local/share/detector, so what an earlier `make install` left on this
-/// machine cannot make a test pass (issue 8) or fail.
+/// machine cannot make a test pass or fail.
 let emptyShareFolder: URL = try! Fixtures.temporaryFolder("empty-share")
 
 /// The environment of a command under test: this process's, without DETECTOR_MODEL (a
@@ -130,7 +130,7 @@ let productsFolder: URL = {
 
     /// From a folder without models/: the default config and model are found in the
     /// repository this build was made in (DETECTOR_SHARE is an empty folder, so nothing
-    /// installed on the machine can stand in: issue 8), and a missing model is reported
+    /// installed on the machine can stand in and hide a broken lookup), and a missing model is reported
     /// before any synthetic data would be generated into the working directory.
     @Test func commandsWorkOutsideTheRepository() throws {
         let folder = try Fixtures.temporaryFolder("cmd-elsewhere")

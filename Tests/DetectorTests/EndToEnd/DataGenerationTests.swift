@@ -2,8 +2,8 @@ import Foundation
 import Testing
 import Detector
 
-/// Data sets appear whole or not at all (issue 8: an interrupted first-use generation was later
-/// trained on as if complete).
+/// Data sets appear whole or not at all (else an interrupted first-use generation would later
+/// be trained on as if complete).
 @Suite(.serialized) struct DataGenerationTests {
     struct Stop: Error {}
 

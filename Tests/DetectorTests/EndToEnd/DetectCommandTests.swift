@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import Detector
 
-/// `detect`'s command line and output from the built binary (issue 8): names that try to
+/// `detect`'s command line and output from the built binary: names that try to
 /// forge output lines, names that begin with '-', out-of-range numbers, and errors that
 /// name the file.
 @Suite(.serialized) struct DetectCommandTests {
@@ -191,7 +191,7 @@ import Detector
         for name in ["a/x", "b/x", "c"] { #expect(files.fileExists(atPath: "\(fresh)/\(name).detections.png"), "\(name)") }
     }
 
-    // MARK: - Sources and outputs (issue 10)
+    // MARK: - Sources and outputs
 
     /// A tree of images for the source and output tests, under `base`:
     ///

@@ -3,7 +3,7 @@ import Testing
 import Detector
 
 /// `train-detector --weights` and configs that take their classes from the data set, from the
-/// built binaries (issue 10, items 7 and 8): what is printed, what is stored, exit statuses.
+/// built binaries (`--weights`, classes from the data set): what is printed, what is stored, exit statuses.
 @Suite(.serialized) struct FineTuneCommandTests {
     /// A 4 + 1 image synthetic set relabelled to the classes "round" and "angular", made once.
     static let twoClassSet: String = {

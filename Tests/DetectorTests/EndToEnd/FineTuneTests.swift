@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import Detector
 
-/// Fine-tuning (issue 10, item 7): the shipped shapes model, started from on a data set with
+/// Fine-tuning (`--weights`): the shipped shapes model, started from on a data set with
 /// other classes, learns it in fewer epochs than the same network from scratch. Deterministic
 /// (seeded, no time limits): the assertions are on the validation mAP after given epochs, with
 /// margins, never on the clock.

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import Detector
 
-/// Where the commands find `models/` files (issue 8), on fake layouts built in temporary
+/// Where the commands find `models/` files, on fake layouts built in temporary
 /// folders: a repository with SwiftPM's `.build` (including its `debug` → triple/debug
 /// symlinks), an installed PREFIX, DETECTOR_SHARE, and a stand-in for /usr/local/share/detector.
 /// Every call passes the working directory, the environment and the system share folder, so
@@ -37,7 +37,7 @@ import Detector
 
     static func resolved(_ url: URL) -> String { url.resolvingSymlinksInPath().path }
 
-    /// The case of issue 8: `.build/debug/detect` resolves to
+    /// The case that once failed: `.build/debug/detect` resolves to
     /// `.build/x86_64-unknown-linux-gnu/debug/detect`, two folders above which is `.build`;
     /// the walk up to Package.swift finds the repository from every spelling, debug and release.
     @Test(arguments: [".build/debug/detect", ".build/release/detect",
@@ -52,8 +52,8 @@ import Detector
         #expect(found.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path } == expected)
     }
 
-    /// The built binary of this very test run finds this repository's models/ (the failing
-    /// test of issue 8, without the installed copy that hid it).
+    /// The built binary of this very test run finds this repository's models/ (without an
+    /// installed copy, which could hide a broken lookup).
     @Test func thisBuildFindsThisRepository() throws {
         let elsewhere = try Fixtures.temporaryFolder("lookup-cwd")
         let empty = try Fixtures.temporaryFolder("lookup-empty")

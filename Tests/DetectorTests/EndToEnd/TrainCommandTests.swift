@@ -10,7 +10,7 @@ struct BadInput: Sendable, CustomTestStringConvertible {
     init(_ arguments: [String], names: String) { self.arguments = arguments; self.names = names }
 }
 
-/// train-detector from the built binary (issue 8): bad numbers, output folders, resume and
+/// train-detector from the built binary: bad numbers, output folders, resume and
 /// the time limit. Each case is the right result or `error: ...` with exit status 1.
 @Suite(.serialized) struct TrainCommandTests {
     /// A folder with the tiny config and a 4 + 1 image synthetic set, made once.

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import Detector
 
-/// 16-bit Adam7-interlaced files (issue 8): libpng 1.6.39's simplified API, as this system ships
+/// 16-bit Adam7-interlaced files: libpng 1.6.39's simplified API, as this system ships
 /// it, decodes them to wrong pixels (half the samples of an 8x8 RGB file); PNG.swift reads them
 /// with the row API instead. Each must decode exactly like the same image stored without
 /// interlacing, and to the values of the documented rule (round(v / 257), alpha over white).

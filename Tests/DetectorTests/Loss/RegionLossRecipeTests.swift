@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Detector
 
-/// The training-recipe options of the loss (issue 9): more than one responsible anchor per box
+/// The training-recipe options of the loss: more than one responsible anchor per box
 /// (`assign: "multi"`) and the cross-entropy objectness (`objectness_loss: "bce"`). Each is a
 /// component with its own function, checked on hand cases and by finite differences here, and
 /// against the PyTorch reference in `RegionLossTests.matchesIndependentPyTorchImplementation`.

@@ -2,7 +2,7 @@ import Foundation
 import Detector
 
 /// Small cases for the region-loss tests, and a plain Double reference of every component
-/// (written from issue 4's formulas) for the finite-difference checks.
+/// (written from the formulas of `RegionLoss`'s documentation) for the finite-difference checks.
 enum LossCase {
     /// A 4 x 4 grid, anchors 1x1 and 3x2 cells, 3 classes.
     static func small(_ configure: (inout RegionLossSettings) -> Void = { _ in }) -> RegionLoss {
@@ -58,8 +58,8 @@ enum LossCase {
     /// softplus(z) = ln(1 + e^z), in Double, stable.
     static func softplus(_ z: Double) -> Double { max(z, 0) + log1p(exp(-abs(z))) }
 
-    /// The same component in Double, straight from the formulas (issue 4; the cross-entropy
-    /// objectness of issue 9), for one image.
+    /// The same component in Double, straight from the formulas (`RegionLoss`'s documentation; the cross-entropy
+    /// objectness of `ObjectnessLoss.crossEntropy`), for one image.
     static func reference(_ loss: RegionLoss, _ c: Component, _ v: [Double], assignments: [RegionLoss.Assignment],
                           targets: [Float], skip: [Bool], imagesSeen: Int = 0) -> Double {
         let l = loss.layout, s = loss.settings

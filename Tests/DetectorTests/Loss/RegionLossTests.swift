@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import Detector
 
-/// The region loss on hand-built cases (issue 4's list). `LossCase.small()`: a 4 x 4 grid,
+/// The region loss on hand-built cases (one per rule of `RegionLoss`'s documentation). `LossCase.small()`: a 4 x 4 grid,
 /// anchors 1x1 and 3x2 cells, 3 classes.
 @Suite struct RegionLossTests {
     typealias C = LossCase
@@ -56,7 +56,7 @@ import Detector
         let o = l.offset(column: a.column, row: a.row, anchor: a.anchor)
         values[o] = C.logit(t.x); values[o + 1] = C.logit(t.y); values[o + 2] = t.w; values[o + 3] = t.h
         values.withUnsafeBufferPointer { v in
-            #expect(abs(loss.decodedBox(v, column: a.column, row: a.row, anchor: a.anchor).iou(with: a.object.box) - 1) < 1e-5)
+            #expect(abs(loss.layout.decodedBox(v, column: a.column, row: a.row, anchor: a.anchor).iou(with: a.object.box) - 1) < 1e-5)
             #expect(loss.coordinateTerm(v, assignments: [a]).value < 1e-10)
         }
     }
@@ -124,7 +124,7 @@ import Detector
         let assigned = loss.assignments(for: [truth])
         #expect(assigned.map { [$0.column, $0.row, $0.anchor] } == [[2, 2, 1]])
         values.withUnsafeBufferPointer { v in
-            #expect(abs(loss.decodedBox(v, column: 2, row: 2, anchor: 0).iou(with: truth.box) - iou) < 1e-5)
+            #expect(abs(loss.layout.decodedBox(v, column: 2, row: 2, anchor: 0).iou(with: truth.box) - iou) < 1e-5)
             let skip = loss.noObjectMask(v, objects: [truth], assignments: assigned)
             #expect(skip[loss.anchorIndex(column: 2, row: 2, anchor: 0)] == ignored)
             #expect(skip[loss.anchorIndex(column: 2, row: 2, anchor: 1)])      // responsible
@@ -147,7 +147,7 @@ import Detector
         var values = [Float](repeating: -30, count: C.small().layout.valuesPerImage)
         C.plant(&values, loss: C.small(), column: 2, row: 2, anchor: 0,
                 box: BoundingBox(centerX: 0.6, centerY: 0.6, width: 0.3, height: 0.5), objectnessLogit: 1)
-        let iou = values.withUnsafeBufferPointer { C.small().decodedBox($0, column: 2, row: 2, anchor: 0).iou(with: truth.box) }
+        let iou = values.withUnsafeBufferPointer { C.small().layout.decodedBox($0, column: 2, row: 2, anchor: 0).iou(with: truth.box) }
         for (threshold, ignored) in [(iou, false), (iou.nextDown, true)] {
             let loss = C.small { $0.ignoreThreshold = threshold }
             let skip = values.withUnsafeBufferPointer { loss.noObjectMask($0, objects: [truth], assignments: loss.assignments(for: [truth])) }
@@ -359,7 +359,7 @@ import Detector
     /// The fixed cases of scripts/region_loss_fixture.py: an independent PyTorch implementation
     /// with the gradient by autograd. Darknet's semantics: default weights with the warm-up on;
     /// other weights, rescore off, warm-up over and an image without boxes (both exercise the
-    /// ignore threshold, the replacement and the clamp at x = 1). The recipe options (issue 9):
+    /// ignore threshold, the replacement and the clamp at x = 1). The recipe options:
     /// multi-anchor assignment (with a box whose anchors are all taken over by a later box);
     /// cross-entropy objectness with IoU targets; both, with rescore off.
     @Test(arguments: 0..<5)

@@ -21,7 +21,7 @@ import Detector
             for p in network.parameters where p.name.hasSuffix(".running_mean") { p.value = p.value.map { $0 + 0.25 } }
             ema.update()
         }
-        try Checkpoint.save(parameters: network.parameters, configJSON: config.jsonString(), optimizer: adam, ema: ema,
+        try Checkpoint.save(parameters: network.parameters, configJSON: config.jsonString(), optimizer: adam.state, ema: ema.state,
                             training: ["epoch": "2", "images_seen": "8", "best_score": "-inf", "seed": "1"],
                             quantize: quantize, to: path)
         return (path, ema)

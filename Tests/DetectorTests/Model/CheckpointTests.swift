@@ -16,7 +16,7 @@ import Detector
         let adam = Adam(parameters: ps)
         for p in ps where p.trainable { p.gradient = p.value.map { $0 * 0.1 } }
         adam.step(); adam.step()
-        try Checkpoint.save(parameters: ps, configJSON: "{\"name\": \"t\"}", optimizer: adam, training: ["epoch": "7"], to: path)
+        try Checkpoint.save(parameters: ps, configJSON: "{\"name\": \"t\"}", optimizer: adam.state, training: ["epoch": "7"], to: path)
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["m.safetensors"])
         let loaded = try Checkpoint.load(path: path)
         #expect(loaded.configJSON == "{\"name\": \"t\"}" && loaded.training["epoch"] == "7")
@@ -92,7 +92,7 @@ enum CheckpointFixture {
         let adam = Adam(parameters: network.parameters)
         for p in network.parameters where p.trainable { p.gradient = p.value.enumerated().map { Float($0.offset % 7) * 0.1 - 0.3 } }
         adam.step(); adam.step()
-        try Checkpoint.save(parameters: network.parameters, configJSON: config.jsonString(), optimizer: adam,
+        try Checkpoint.save(parameters: network.parameters, configJSON: config.jsonString(), optimizer: adam.state,
                             training: ["epoch": "2", "images_seen": "8", "best_score": "-inf", "seed": "1"],
                             quantize: quantize, to: path)
         return path

@@ -51,7 +51,7 @@ func smallConfig(_ name: String, replace: String, with: String, layer: Int?, fie
         if let field = bad.field { #expect(error.description.contains("\"\(field)\""), sourceLocation: sourceLocation) }
     }
 
-    // MARK: the fuzzing campaign's findings (issue 8)
+    // MARK: the fuzzing campaign's findings
 
     static let fuzzFindings: [RefusedConfig] = [
         // 2^63 overflowed the total stride; now the first layer past the input (256 → 512 at layer 8) is named.

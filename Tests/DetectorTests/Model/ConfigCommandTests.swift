@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import Detector
 
-/// The built commands on configs the fuzzing campaign (issue 8) crashed them with: each must
+/// The built commands on configs the fuzzing campaign (`make fuzz`) crashed them with: each must
 /// print a typed error naming the file, layer and field, and exit 1.
 @Suite struct ConfigCommandTests {
     /// Runs a built command with extra environment variables.

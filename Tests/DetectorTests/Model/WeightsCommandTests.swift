@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import Detector
 
-/// The fuzzing finds of issue 8, through the built commands: every command that reads a
+/// The fuzzing finds (`make fuzz`), through the built commands: every command that reads a
 /// weights file exits 1 with a message naming the file (no trap, no silent empty result).
 @Suite struct WeightsCommandTests {
     /// `detect --model`, `train-detector evaluate` and `train-detector export` on `path`.

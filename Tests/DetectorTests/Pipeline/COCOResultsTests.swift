@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Detector
 
-/// The ids of `detect --coco` (issue 10): from a data set with --data (file numbers or
+/// The ids of `detect --coco`: from a data set with --data (file numbers or
 /// positions, categories.json), else positions and class indices; the two files written.
 @Suite struct COCOResultsTests {
     /// A data set of empty image files (ids never read an image): `train` and `val` names.

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Detector
 
-/// Expanding detect's sources (issue 10): folders, globs, @lists, duplicates. The files are
+/// Expanding detect's sources: folders, globs, @lists, duplicates. The files are
 /// empty: expansion never reads an image.
 @Suite struct InputSourcesTests {
     /// A tree under a fresh folder `base`, with the sources relative to it:

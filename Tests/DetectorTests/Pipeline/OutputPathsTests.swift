@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Detector
 
-/// Where detect's outputs go (issue 10): mirrored under --output so that names never
+/// Where detect's outputs go: mirrored under --output so that names never
 /// collide, beside the input without it, and never over an input.
 @Suite struct OutputPathsTests {
     static func files(_ base: URL, _ paths: [String]) throws {

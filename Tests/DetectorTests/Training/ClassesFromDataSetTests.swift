@@ -9,7 +9,7 @@ func shippedTinyDSC() throws -> ModelConfig {
         .config(classes: SyntheticShapes.classNames, dataSet: "the synthetic shapes")
 }
 
-/// "The config is the architecture" (issue 10, item 8): a config without "classes" takes the
+/// "The config is the architecture": a config without "classes" takes the
 /// data set's and sizes its head from them; one that pins them refuses other classes; the
 /// config stored is always complete.
 @Suite struct ClassesFromDataSetTests {

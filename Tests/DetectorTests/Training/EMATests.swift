@@ -75,7 +75,7 @@ import Detector
         ema.swap()
         #expect(ema.isSwapped)
         #expect(p[0].value.map(\.bitPattern) == odd.map(\.bitPattern) && p[1].value == [2])
-        #expect(ema.stateTensors["ema.a.weight"]!.values.map(\.bitPattern) == odd.map(\.bitPattern))
+        #expect(ema.state.averages["a.weight"]!.values.map(\.bitPattern) == odd.map(\.bitPattern))
         ema.swap()
         #expect(!ema.isSwapped)
         #expect(p.map(\.value) == live)
@@ -115,18 +115,18 @@ import Detector
         #expect(throws: TrainingError.self) { try ema.apply(to: [Parameter(name: "layers.0.conv.weight", shape: [3], value: [0, 0, 0])]) }
     }
 
-    /// The checkpoint state: tensors `ema.<name>` with the parameters' shapes, and a restore
-    /// from them gives the same average and count; bad state is refused.
+    /// The checkpoint state: the averages by parameter name with the parameters' shapes, and a
+    /// restore from them gives the same average and count; bad state is refused.
     @Test func checkpointStateRoundTrip() throws {
         let p = Self.parameters()
         let ema = ExponentialMovingAverage(parameters: p, decay: 0.9, rampUpdates: 5)
         for v in [[Float(3), 6], [-1, 2], [0.25, 8]] { p[0].value = v; ema.update() }
-        let tensors = ema.stateTensors
-        #expect(Set(tensors.keys) == ["ema.layers.0.conv.weight", "ema.layers.0.bn.running_mean"])
-        #expect(tensors["ema.layers.0.conv.weight"]!.shape == [2])
-        #expect(ExponentialMovingAverage.updatesKey == "ema.updates")
+        let state = ema.state
+        #expect(Set(state.averages.keys) == ["layers.0.conv.weight", "layers.0.bn.running_mean"])
+        #expect(state.averages["layers.0.conv.weight"]!.shape == [2] && state.updates == 3)
+        #expect(Checkpoint.movingAverageUpdatesKey == "ema.updates" && Checkpoint.movingAverageTensorPrefix == "ema.")
         let restored = ExponentialMovingAverage(parameters: Self.parameters(), decay: 0.9, rampUpdates: 5)
-        let values = Dictionary(uniqueKeysWithValues: tensors.map { (String($0.key.dropFirst(ExponentialMovingAverage.tensorPrefix.count)), $0.value.values) })
+        let values = state.averages.mapValues(\.values)
         try restored.restore(updates: ema.updates, values: values)
         #expect(restored.updates == 3 && restored.averages == ema.averages)
         // Both continue identically.

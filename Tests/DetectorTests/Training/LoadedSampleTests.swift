@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Detector
 
-/// Images held at the network's size (issue 10): the network sees the same values as from the
+/// Images held at the network's size: the network sees the same values as from the
 /// original, to the bit, and memory is bounded by the network's size.
 @Suite struct LoadedSampleTests {
     /// A deterministic noisy picture (every pixel different, so a shifted or blurred copy shows).

@@ -62,7 +62,7 @@ import Detector
         #expect(Set(blocks).count > 1)
     }
 
-    /// What running at another size takes today (see issue 9's notes): a `Network` is planned
+    /// What running at another size takes today (see `MultiScale`): a `Network` is planned
     /// for one input size, so each size gets its own, built from the config with that input;
     /// its parameters have the same names and shapes, so values can be handed over by name
     /// (array assignment shares storage until written), and its head has grid = size / stride.

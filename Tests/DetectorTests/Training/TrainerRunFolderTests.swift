@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import Detector
 
-/// The trainer's handling of its output folder and of resumption (issue 8): every case is
+/// The trainer's handling of its output folder and of resumption: every case is
 /// either the right result or a `TrainingError` of a named kind, never a crash or a silent
 /// wrong result.
 @Suite(.serialized) struct TrainerRunFolderTests {

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Detector
 
-/// Starting from a trained model (issue 10, item 7): which tensors are loaded, which start
+/// Starting from a trained model (`--weights`): which tensors are loaded, which start
 /// afresh, and what the run is told.
 @Suite struct WeightTransferTests {
     /// `tinyConfigJSON` with `replacements` applied.
@@ -24,7 +24,7 @@ import Testing
             p.value = p.value.indices.map { Float($0 % 7) * 0.01 + 0.02 }
         }
         let path = try Fixtures.temporaryFolder("weights").appendingPathComponent("model.safetensors").path
-        try Checkpoint.save(parameters: network.parameters, configJSON: config.jsonString(), optimizer: quantize ? nil : Adam(parameters: network.parameters),
+        try Checkpoint.save(parameters: network.parameters, configJSON: config.jsonString(), optimizer: quantize ? nil : Adam(parameters: network.parameters).state,
                             training: ["epoch": "7"], quantize: quantize, to: path)
         return try WeightsFile.read(path: path)
     }

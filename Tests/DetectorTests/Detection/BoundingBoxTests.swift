@@ -24,11 +24,28 @@ import Detector
         #expect(abs(b.width - 0.2) < 1e-6 && abs(b.height - 0.1) < 1e-6)
     }
 
-    @Test func splitMixIsDeterministic() {
-        var a = SplitMix64(seed: 42), b = SplitMix64(seed: 42)
-        #expect((0..<10).map { _ in a.next() } == (0..<10).map { _ in b.next() })
-        // First output of SplitMix64 seeded with 0 (reference value of the published algorithm).
-        var z = SplitMix64(seed: 0)
-        #expect(z.next() == 0xE220_A839_7B1D_CDAF)
+    @Test(arguments: [Float.nan, .infinity, -.infinity])
+    func aBoxWithANonFiniteCornerIsNotFinite(bad: Float) {
+        let good = BoundingBox(x1: -1e30, y1: 0, x2: 1e30, y2: .greatestFiniteMagnitude)
+        #expect(good.isFinite)
+        for corner in 0..<4 {
+            var b = good
+            switch corner {
+            case 0: b.x1 = bad
+            case 1: b.y1 = bad
+            case 2: b.x2 = bad
+            default: b.y2 = bad
+            }
+            #expect(!b.isFinite, "corner \(corner) = \(bad)")
+        }
+    }
+
+    @Test func classNameFallsBackToOneWord() {
+        let names = ["circle", "traffic light"]
+        #expect(className(0, in: names) == "circle")
+        #expect(className(1, in: names) == "traffic light")
+        #expect(className(2, in: names) == "class2")
+        #expect(className(-1, in: names) == "class-1")
+        #expect(className(0, in: []) == "class0")
     }
 }
