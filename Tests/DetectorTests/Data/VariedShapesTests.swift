@@ -168,6 +168,8 @@ final class UnsafeMutableSendable<T>: @unchecked Sendable {
             let item = VariedItem(role: .object(0), pieces: [piece], paint: paints[paintIndex])
             let coverage = item.coverage(width: 80, height: 80)
             expectCoverageTight(coverage, width: 80, box: item.bounds, tolerance: 1)
+            // (40, 40) is the square's and the circle's centre; the triangle need not cover it.
+            guard piece != triangle else { continue }
             let middle = coverage[40 * 80 + 40]
             if paintIndex < 2, piece == circle { #expect(middle == 0) } else if paintIndex >= 5 || paintIndex == 2 || paintIndex == 3 { #expect(middle == 1) }
         }

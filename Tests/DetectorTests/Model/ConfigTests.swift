@@ -37,7 +37,10 @@ struct BadConfig: CustomTestStringConvertible, Sendable {
         #expect(config.layers.count == 12 && config.stride == 32 && config.gridWidth == 8)
         #expect(config.layers[2] == .separable(filters: 32, size: 3, stride: 1, batchNorm: true, activation: .leaky))
         #expect(config.layers[11] == .convolution(filters: 40, size: 1, stride: 1, batchNorm: false, activation: .linear))
-        #expect(config.loss == RegionLossSettings())
+        // Darknet's region loss but for cross-entropy objectness (README, "Choosing the model and the recipe").
+        var loss = RegionLossSettings()
+        loss.objectnessLoss = .crossEntropy
+        #expect(config.loss == loss)
         #expect(config.headLayout.channels == 40)
     }
 
