@@ -90,7 +90,7 @@ import Testing
 }
 
 @Suite struct EngineThreadCountTests {
-    @Test func parsesCountsAndNamesTheSource() {
+    @Test func parsesCountsAndNamesTheSource() throws {
         #expect(try Engine.parseThreadCount("3", source: "--threads") == 3)
         #expect(try Engine.parseThreadCount(" 256 ", source: "X") == 256)
         #expect(throws: EngineError.threadCountOutOfRange(0, source: "--threads")) { try Engine.parseThreadCount("0", source: "--threads") }
