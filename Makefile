@@ -77,9 +77,11 @@ model: build
 	$(BIN)/train-detector export runs/model/best.safetensors --out models/tiny-dsc-shapes-int8.safetensors --int8
 	$(BIN)/train-detector evaluate $(MODEL) --data $(DATA)
 
+# Training and inference figures with the engine on 1 and on 2 threads (BENCH_THREADS).
+BENCH_THREADS ?= 1,2
 bench: deps
 	$(SWIFT) build -c release --product detector-bench
-	$(BIN)/detector-bench --config models/tiny-dsc.json
+	$(BIN)/detector-bench --config models/tiny-dsc.json --threads $(BENCH_THREADS)
 
 # Ours and the peers (PyTorch, ONNX Runtime) alternately, from ../shared/bench (needs
 # `pip install torch onnxruntime onnx` and libjemalloc2).

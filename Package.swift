@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: optimisedC),
         .target(name: "Detector", dependencies: ["CPNG", "CJPEG", "COpenBLAS", "CFreeType", "CKernels"], swiftSettings: optimised),
         .target(name: "CommandSupport", dependencies: [
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Detector", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "detect", dependencies: [
             "Detector", "CommandSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -52,7 +52,7 @@ let package = Package(
             "Detector", "CommandSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "detector-bench", dependencies: [
-            "Detector", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Detector", "CommandSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimised),
         // The loaders' fuzz driver (`make fuzz`; the tests run it for a bounded number of cases).
         .executableTarget(name: "detector-fuzz", dependencies: [

@@ -1,8 +1,9 @@
 import ArgumentParser
+import Detector
 import Foundation
 
-// What `detect` and `train-detector` share about reporting: one way to print an error, one
-// exit status for every error a user can cause.
+// What the commands share: one way to print an error, one exit status for every error a user
+// can cause, and the engine's --threads option.
 
 /// An error of a command itself (not of the library), printed as `error: MESSAGE`.
 public struct CommandError: Error, CustomStringConvertible {
@@ -46,5 +47,33 @@ extension ParsableCommand {
             }
             exit(withError: error)
         }
+    }
+}
+
+/// `--threads N`, the engine's thread count, for every command that runs the network. Without
+/// it, `DETECTOR_THREADS`, else the CPUs the process may use (see `Engine`). Both are checked
+/// while the arguments are parsed, so a bad value exits 1 before anything is read.
+public struct EngineOptions: ParsableArguments {
+    @Option(help: "Threads of the engine (the caller and N - 1 workers), \(Engine.threadCountRange.lowerBound) to \(Engine.threadCountRange.upperBound). Default: $\(Engine.environmentVariable), else the CPUs this process may use (\(Engine.availableProcessorCount) here).")
+    public var threads: Int?
+
+    public init() {}
+
+    public func validate() throws {
+        do { _ = try resolvedThreadCount() } catch { throw ValidationError("\(error)") }
+    }
+
+    /// --threads, else DETECTOR_THREADS, else nil (the engine's default).
+    public func resolvedThreadCount(environment: [String: String] = ProcessInfo.processInfo.environment) throws(EngineError) -> Int? {
+        if let threads {
+            guard Engine.threadCountRange.contains(threads) else { throw .threadCountOutOfRange(threads, source: "--threads") }
+            return threads
+        }
+        return try Engine.threadCount(environment: environment)
+    }
+
+    /// Sets the engine's process-wide thread count; call it before building a network.
+    public func apply() throws {
+        if let count = try resolvedThreadCount() { try Engine.setThreadCount(count) }
     }
 }

@@ -11,7 +11,7 @@ struct Detect: ParsableCommand {
         // Written out because `images` has a default (see run()), which would print it as
         // optional; the second form is the one for names that begin with '-'.
         usage: """
-        detect <images> ... [--model <model>] [--conf <conf>] [--iou <iou>] [--agnostic] [--max-det <max-det>] [--json] [--output <output>] [--no-render] [--save-txt] [--save-conf] [--coco <coco>] [--data <data>] [--batch-size <batch-size>]
+        detect <images> ... [--model <model>] [--conf <conf>] [--iou <iou>] [--agnostic] [--max-det <max-det>] [--json] [--output <output>] [--no-render] [--save-txt] [--save-conf] [--coco <coco>] [--data <data>] [--batch-size <batch-size>] [--threads <threads>]
         detect [<options>] -- <images> ...
         """,
         discussion: """
@@ -42,6 +42,7 @@ struct Detect: ParsableCommand {
     @Option(help: "Write the detections as a COCO results JSON file (and FILE.images.json, the images of its ids).") var coco: String?
     @Option(help: "With --coco, the data set folder whose image ids and category ids (categories.json) to use.") var data: String?
     @Option(help: "Images per forward pass, in [\(Self.batchSizeRange.lowerBound), \(Self.batchSizeRange.upperBound)] (memory grows with it; the detections do not change).") var batchSize = 8
+    @OptionGroup var engine: EngineOptions
 
     /// A bound far above any real image's objects (the head of the shipped model has 320
     /// boxes) that still catches a typo such as an extra digit run.
@@ -65,7 +66,7 @@ struct Detect: ParsableCommand {
     }
 
     /// The options above that take a value (the word after them is their value).
-    static let valueOptions: Set = ["--model", "--conf", "--iou", "--max-det", "--output", "--coco", "--data", "--batch-size"]
+    static let valueOptions: Set = ["--model", "--conf", "--iou", "--max-det", "--output", "--coco", "--data", "--batch-size", "--threads"]
 
     /// The message for the first word before `--` that starts with a single '-' and is not
     /// `-h` or a lone `-`, or nil when there is none.
@@ -108,6 +109,7 @@ struct Detect: ParsableCommand {
         // image" (or, with `images` required, "Missing expected argument") instead of naming
         // --bogus.
         if images.isEmpty { throw ValidationError("give at least one image, folder, glob or @list") }
+        do { try engine.apply() } catch { fail("\(error)") }
         // The output folder is not searched: a second run must not detect on the first's pictures.
         let sources = ImageSources.expand(images, excludedFolders: output.map { [$0] } ?? [])
         for error in sources.errors { logError(error) }

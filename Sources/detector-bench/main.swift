@@ -1,10 +1,12 @@
 import ArgumentParser
+import CommandSupport
 import Detector
 import Foundation
 
 /// Times the engine on a model config: training steps (forward, region loss, backward, Adam) at
 /// several batch sizes, inference latency and throughput, achieved GFLOP/s, peak resident
-/// memory and a per-layer breakdown of one training step. The last line is one JSON object.
+/// memory and a per-layer breakdown of one training step, for each of the `--threads` counts; each
+/// count's figures end in one JSON object line.
 /// Each figure is the median of `blocks` timed blocks (each at least `seconds` long) after a
 /// warm-up, the way scripts/bench_peers.sh times the PyTorch and ONNX Runtime peers.
 @main
@@ -16,6 +18,20 @@ struct Bench: ParsableCommand {
     @Option(help: "Minimum seconds per block.") var seconds = 1.0
     @Flag(help: "Short run: 3 blocks of 0.3 s.") var quick = false
     @Flag(help: "Only the memory check: RSS after 20 and after 200 training steps at batch 16.") var memory = false
+    @Option(help: "Engine thread counts to measure, comma-separated, each 1 to 256 (default: the engine's, $DETECTOR_THREADS or the CPUs); `make bench` measures 1,2.")
+    var threads: String?
+
+    static func main() { mainExitingOneOnBadInput() }
+
+    /// --threads as counts (the engine's default count without it).
+    func threadCounts() throws -> [Int] {
+        guard let threads else { return [Engine.threadCount] }
+        return try threads.split(separator: ",", omittingEmptySubsequences: false).map { try Engine.parseThreadCount(String($0), source: "--threads") }
+    }
+
+    func validate() throws {
+        do { _ = try threadCounts() } catch { throw ValidationError("\(error)") }
+    }
 
     func run() throws {
         // A config that takes its classes from the data set is timed with the synthetic shapes'
@@ -73,6 +89,9 @@ struct Bench: ParsableCommand {
                          after20, after200, 100 * (after200 - after20) / after20, peakMiB()))
             return
         }
+        // Each thread count in turn (the body is not indented, to keep this loop a small change).
+        for threadCount in try threadCounts() { try Engine.withThreadCount(threadCount) {
+        print("engine threads: \(threadCount)")
         let trainingFlops = Double(network.flopsPerImage) * 2.6  // forward + backward ≈ 0.371 / 0.143 of forward for this network
         var trainRates: [String: Double] = [:]
         // Peak RSS of the process while training at batch 16 (as the peers' figure: a process
@@ -130,7 +149,8 @@ struct Bench: ParsableCommand {
               ? String(format: "peak resident memory while training at batch 16: %.1f MiB", peak)
               : String(format: "peak resident memory since the last training measurement: %.1f MiB", peak))
         let trainJSON = trainRates.keys.sorted { Int($0)! < Int($1)! }.map { "\"\($0)\": \(String(format: "%.1f", trainRates[$0]!))" }.joined(separator: ", ")
-        print("{\"config\": \"\(self.config)\", \"isa\": \"\(KernelISA.selected.rawValue)\", \"train_images_per_s\": {\(trainJSON)}, \"infer_ms_batch1\": \(String(format: "%.3f", 1000 / latency.median)), \"infer_images_per_s_batch16\": \(String(format: "%.1f", inferImages)), \"peak_rss_mib\": \(String(format: "%.1f", peak))}")
+        print("{\"config\": \"\(self.config)\", \"threads\": \(threadCount), \"isa\": \"\(KernelISA.selected.rawValue)\", \"train_images_per_s\": {\(trainJSON)}, \"infer_ms_batch1\": \(String(format: "%.3f", 1000 / latency.median)), \"infer_images_per_s_batch16\": \(String(format: "%.1f", inferImages)), \"peak_rss_mib\": \(String(format: "%.1f", peak))}")
+        } }
     }
 }
 

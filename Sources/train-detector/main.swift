@@ -132,6 +132,7 @@ struct Train: ParsableCommand {
     var mosaic = false
     @Option(help: "With --mosaic: train the last this-many epochs without mosaics, \(describe(Limits.closeMosaic)) (default: a tenth of the epochs, at least 1; of the planned epochs with --time).")
     var closeMosaic: Int?
+    @OptionGroup var engine: EngineOptions
 
     func validate() throws {
         try check(epochs, in: Limits.epochs, "--epochs")
@@ -184,6 +185,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         try report {
+            try engine.apply()
             var options = TrainingOptions()
             options.epochs = epochs ?? (time != nil ? Limits.epochs.upperBound : overfit == nil ? 60 : 300)
             options.timeBudget = time.map { $0 * 60 }
@@ -481,6 +483,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "IoU threshold of non-maximum suppression, in [0, 1] (detect's default). Boxes match objects at IoU 0.5.") var iou: Float = NMSOptions().iouThreshold
     @Option(help: "Folder for pr_curve.png and confusion_matrix.png (created when missing).") var plots: String?
     @Flag(help: "Print one JSON object (every number, the curves and the confusion matrix).") var json = false
+    @OptionGroup var engine: EngineOptions
 
     /// The score from which boxes enter the AP.
     static let apScoreThreshold: Float = 0.005
@@ -493,6 +496,7 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         try report {
+            try engine.apply()
             // The model first: a bad path must not wait for the synthetic data to be generated.
             let network = try loadNetwork(path: model)
             let dataset = try loadDataset(data)

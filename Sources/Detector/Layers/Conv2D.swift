@@ -20,8 +20,8 @@ public final class Conv2D: Layer {
     public let bias: Parameter?
     /// Applied after the bias (fused), for convolutions without batch norm.
     public let activation: Activation
-    private let workspace = Workspace(workers: engineThreads)
-    let gradientWorkspace = Workspace(workers: engineThreads)
+    private let workspace = Workspace()
+    let gradientWorkspace = Workspace()
 
     public init(name: String, input: FeatureShape, filters: Int, size: Int, stride: Int, bias: Bool,
                 activation: Activation = .linear) {
@@ -106,7 +106,7 @@ public final class Conv2D: Layer {
             return
         } else {
         weight.value.withUnsafeBufferPointer { w in
-            parallelRanges(batch, parts: engineThreads) { worker, images in
+            parallelRanges(batch) { worker, images in
                 for n in images {
                     let out = output + n * outputShape.count
                     let inp = input + n * inputShape.count
@@ -140,13 +140,14 @@ public final class Conv2D: Layer {
         multiplyByActivationDerivative(gradientOutput, output: output, count: batch * outputShape.count, activation: activation)
         // Each worker accumulates its weight gradient privately; the two are summed at the end.
         let weightCount = weight.count
-        let partial = UnsafeMutablePointer<Float>.allocate(capacity: weightCount * engineThreads)
-        partial.initialize(repeating: 0, count: weightCount * engineThreads)
+        let threads = Engine.threadCount
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: weightCount * threads)
+        partial.initialize(repeating: 0, count: weightCount * threads)
         defer { partial.deallocate() }
         if usesDirectKernel { directWeightGradient(input: input, gradientOutput: gradientOutput, batch: batch) }
         if !usesDirectKernel || gradientInput != nil {
         weight.value.withUnsafeBufferPointer { w in
-            parallelRanges(batch, parts: engineThreads) { worker, images in
+            parallelRanges(batch, parts: threads) { worker, images in
                 let dw = partial + worker * weightCount
                 for n in images {
                     let dOut = UnsafePointer(gradientOutput + n * outputShape.count)
@@ -176,7 +177,7 @@ public final class Conv2D: Layer {
         }
         }
         weight.gradient.withUnsafeMutableBufferPointer { g in
-            for worker in 0..<engineThreads {
+            for worker in 0..<threads {
                 let dw = partial + worker * weightCount
                 for i in 0..<weightCount { g[i] += dw[i] }
             }

@@ -20,7 +20,7 @@ public final class DepthwiseConv2D: Layer {
     public let stride: Int
     public let padding: Int
     public let weight: Parameter
-    private let partialGradients = Workspace(workers: engineThreads)
+    private let partialGradients = Workspace()
 
     public init(name: String, input: FeatureShape, size: Int, stride: Int) {
         self.name = name
@@ -329,20 +329,4 @@ extension DepthwiseConv2D {
         } } } }
         return (dIn, dW)
     }
-}
-
-/// 16 consecutive floats (no alignment needed).
-@inline(__always)
-func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-func load16(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
 }

@@ -17,36 +17,19 @@ func gemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k:
                 blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
 }
 
-/// The engine splits work across the two cores itself (each worker calls a single-threaded
-/// GEMM on its own rows), so OpenBLAS must not start threads of its own.
+/// OpenBLAS runs single-threaded, whatever `Engine.threadCount` is. Inside the engine's parallel
+/// loops (nearly every GEMM: Conv2D splits the batch, PointwiseConv2D the rows) each part calls
+/// its own GEMM, and OpenBLAS threads there would only oversubscribe the cores. A GEMM that runs
+/// alone (one part: Conv2D at batch 1, PointwiseConv2D below 128 rows) could use N OpenBLAS
+/// threads, but it is not done, by decision: in OpenBLAS 0.3.21 (Debian's) the thread count is
+/// one process-wide variable (`openblas_set_num_threads_local` came in 0.3.27), so raising it
+/// for one call lets the GEMMs another thread runs inside a parallel loop go threaded too; its
+/// idle threads keep polling with sched_yield for about 2^28 cycles (0.1 s) after each call,
+/// competing with the engine's workers; and on tiny-dsc those GEMMs are small (the head's
+/// 64x256x40 and the last pointwise layer's 64x256x256 at batch 1, 0.7 and 4.2 M
+/// multiply-adds). A large alone GEMM would be better split by rows over the engine's own
+/// threads (each output still computed by one thread), which keeps one pool and one spin policy.
 let configureBLASOnce: Void = { openblas_set_num_threads(1) }()
-
-/// A workspace per worker, grown on demand and reused across steps. The slots are raw memory
-/// (not a Swift array), so two workers growing their own slots at once do not race.
-final class Workspace: @unchecked Sendable {
-    private let workers: Int
-    private let buffers: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>
-    private let sizes: UnsafeMutablePointer<Int>
-    init(workers: Int) {
-        self.workers = workers
-        buffers = .allocate(capacity: workers); buffers.initialize(repeating: nil, count: workers)
-        sizes = .allocate(capacity: workers); sizes.initialize(repeating: 0, count: workers)
-    }
-    deinit {
-        for w in 0..<workers { buffers[w]?.deallocate() }
-        buffers.deallocate(); sizes.deallocate()
-    }
-    /// A buffer of at least `count` floats for `worker` (contents undefined).
-    func buffer(_ worker: Int, count: Int) -> UnsafeMutablePointer<Float> {
-        precondition(worker < workers)
-        if sizes[worker] < count {
-            buffers[worker]?.deallocate()
-            buffers[worker] = .allocate(capacity: count)
-            sizes[worker] = count
-        }
-        return buffers[worker]!
-    }
-}
 
 /// C[m, n] = A[m, k] · B[k, n], all row-major and contiguous (lda = k, ldb = ldc = n), for n a
 /// multiple of 16 and a small k: four rows of C at a time, 16 columns of each in a SIMD16

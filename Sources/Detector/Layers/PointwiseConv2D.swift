@@ -4,7 +4,7 @@
 ///     out[N·H·W, C_out] = in[N·H·W, C_in] · w[C_in, C_out]
 ///     ∂w += inᵀ · ∂out        ∂in = ∂out · wᵀ
 ///
-/// Rows are split between the two cores, each calling a single-threaded GEMM.
+/// Rows are split across the engine's threads, each calling a single-threaded GEMM.
 public final class PointwiseConv2D: Layer {
     public let name: String
     public let inputShape: FeatureShape
@@ -35,7 +35,7 @@ public final class PointwiseConv2D: Layer {
         let isa = KernelISA.active
         weight.value.withUnsafeBufferPointer { w in biasValues.withUnsafeBufferPointer { b in
             let biasPointer = bias == nil ? nil : b.baseAddress
-            parallelRanges(rows, parts: engineThreads, minimumPerPart: 64) { _, range in
+            parallelRanges(rows, minimumPerPart: 64) { _, range in
                 Self.product(m: range.count, n: cout, k: cin, a: input + range.lowerBound * cin, b: w.baseAddress!,
                              c: output + range.lowerBound * cout, isa: isa)
                 // Bias and activation on this worker's rows while they are in its cache.
@@ -52,7 +52,8 @@ public final class PointwiseConv2D: Layer {
         multiplyByActivationDerivative(gradientOutput, output: output, count: rows * cout, activation: activation)
         if let bias { accumulateBiasGradient(bias, gradient: gradientOutput, rows: rows) }
         let weightCount = weight.count
-        let partial = UnsafeMutablePointer<Float>.allocate(capacity: weightCount * engineThreads)
+        let threads = Engine.threadCount
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: weightCount * threads)
         defer { partial.deallocate() }
         // ∂in = ∂out · wᵀ: with the small kernel, from wᵀ [C_out, C_in] written out once.
         let smallInput = gradientInput != nil && Self.usesSmallGEMM(n: cin, k: cout)
@@ -63,7 +64,7 @@ public final class PointwiseConv2D: Layer {
         }
         let isa = KernelISA.active
         weight.value.withUnsafeBufferPointer { w in transposed.withUnsafeBufferPointer { wt in
-            parallelRanges(rows, parts: engineThreads, minimumPerPart: 64) { worker, range in
+            parallelRanges(rows, parts: threads, minimumPerPart: 64) { worker, range in
                 gemm(transposeA: true, m: cin, n: cout, k: range.count, a: input + range.lowerBound * cin, lda: cin,
                      b: gradientOutput + range.lowerBound * cout, ldb: cout, beta: 0,
                      c: partial + worker * weightCount, ldc: cout)
@@ -78,7 +79,7 @@ public final class PointwiseConv2D: Layer {
                 }
             }
         } }
-        let parts = partCount(rows, minimumPerPart: 64)
+        let parts = partCount(rows, parts: threads, minimumPerPart: 64)
         weight.gradient.withUnsafeMutableBufferPointer { g in
             for worker in 0..<parts {
                 let dw = partial + worker * weightCount

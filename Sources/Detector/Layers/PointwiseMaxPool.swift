@@ -16,7 +16,7 @@ final class PointwiseMaxPool: Layer {
     var outputShape: FeatureShape { pool.outputShape }
     var parameters: [Parameter] { pointwise.parameters }
     var multiplyAccumulates: Int { pointwise.multiplyAccumulates }
-    private let scratch = Workspace(workers: engineThreads)
+    private let scratch = Workspace()
 
     static func canFuse(_ pointwise: PointwiseConv2D, _ pool: MaxPool2D) -> Bool {
         let s = pointwise.outputShape
