@@ -107,12 +107,12 @@ struct Bench: ParsableCommand {
             print(String(format: "train batch %2d: %7.1f images/s (%.1f–%.1f), %.1f ms/step, ~%.0f GFLOP/s",
                          batch, images, r.low * Double(batch), r.high * Double(batch), 1000 / r.median, images * trainingFlops / 1e9))
         }
-        let folded = try network.foldedForInference()
+        let folded = network.foldedForInference()
         let one = batchInput(1)
-        let latency = measure { _ = one.withUnsafeBufferPointer { folded.forward($0.baseAddress!, batch: 1, training: false) } }
+        let latency = measure { _ = one.withUnsafeBufferPointer { folded.forward($0.baseAddress!, batch: 1) } }
         print(String(format: "inference batch  1: %.2f ms latency (%.2f–%.2f)", 1000 / latency.median, 1000 / latency.high, 1000 / latency.low))
         let sixteen = batchInput(16)
-        let throughput = measure { _ = sixteen.withUnsafeBufferPointer { folded.forward($0.baseAddress!, batch: 16, training: false) } }
+        let throughput = measure { _ = sixteen.withUnsafeBufferPointer { folded.forward($0.baseAddress!, batch: 16) } }
         let inferImages = throughput.median * 16
         print(String(format: "inference batch 16: %.1f images/s (%.1f–%.1f), ~%.0f GFLOP/s", inferImages, throughput.low * 16,
                      throughput.high * 16, inferImages * Double(network.flopsPerImage) / 1e9))
@@ -120,7 +120,7 @@ struct Bench: ParsableCommand {
         folded.recordsLayerTimes = true
         folded.resetLayerTimes()
         let calls = 200
-        one.withUnsafeBufferPointer { for _ in 0..<calls { folded.forward($0.baseAddress!, batch: 1, training: false) } }
+        one.withUnsafeBufferPointer { for _ in 0..<calls { folded.forward($0.baseAddress!, batch: 1) } }
         folded.recordsLayerTimes = false
         let inferTotal = folded.layerTimes.reduce(0) { $0 + $1.forwardSeconds } / Double(calls)
         print("per-layer time of inference at batch 1 (µs):")

@@ -13,7 +13,7 @@ import Foundation
 public func evaluateModel(_ network: Network, on samples: [LoadedSample], scoreThreshold: Float = 0.005,
                           operatingThreshold: Float = NMSOptions().scoreThreshold,
                           nmsIoUThreshold: Float = NMSOptions().iouThreshold) throws -> EvaluationResult {
-    let detector = try ObjectDetector(network: network)
+    let detector = ObjectDetector(network: network)
     var images: [EvaluationImage] = []
     let step = 32
     let options = NMSOptions(scoreThreshold: min(scoreThreshold, operatingThreshold), iouThreshold: nmsIoUThreshold, maximumDetections: 100)

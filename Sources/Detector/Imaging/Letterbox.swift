@@ -57,12 +57,18 @@ public let letterboxPadValue: Float = 0.5
 /// padded with gray 0.5; values in [0, 1], bilinear, with pixel centres aligned
 /// (`align_corners=False`: source x = (x + 0.5) / scale − 0.5, clamped to the image).
 public func letterbox(_ image: Image, width: Int, height: Int) -> (image: FloatImage, transform: LetterboxTransform) {
-    var pixels = [Float](repeating: letterboxPadValue, count: width * height * 3)
-    let transform = pixels.withUnsafeMutableBufferPointer { letterbox(image, into: $0, width: width, height: height) }
+    var transform: LetterboxTransform!
+    // Not filled first: `letterbox(_:into:)` writes every value.
+    let pixels = [Float](unsafeUninitializedCapacity: width * height * 3) { buffer, count in
+        transform = letterbox(image, into: buffer, width: width, height: height)
+        count = buffer.count
+    }
     return (FloatImage(width: width, height: height, channels: 3, pixels: pixels), transform)
 }
 
-/// The same into a caller's buffer of width · height · 3 floats (every value is written).
+/// The same into a caller's buffer of at least width · height · 3 floats (every value is
+/// written, each once: the padding around the covered region, then the region; values past
+/// width · height · 3 are set to the padding).
 @discardableResult
 public func letterbox(_ image: Image, into output: UnsafeMutableBufferPointer<Float>, width: Int, height: Int) -> LetterboxTransform {
     precondition(output.count >= width * height * 3)
@@ -70,7 +76,19 @@ public func letterbox(_ image: Image, into output: UnsafeMutableBufferPointer<Fl
     // The covered region: target pixels whose centre falls inside the scaled image.
     let x0 = max(0, Int((t.padX).rounded())), x1 = min(width, Int((t.padX + Float(image.width) * t.scale).rounded()))
     let y0 = max(0, Int((t.padY).rounded())), y1 = min(height, Int((t.padY + Float(image.height) * t.scale).rounded()))
-    output.update(repeating: letterboxPadValue)
+    // The padding: every value outside the covered region (which the loop below writes).
+    let base = output.baseAddress!, rowLength = width * 3
+    let coversRows = x1 > x0 ? y0..<max(y0, y1) : 0..<0
+    for y in 0..<height {
+        let row = base + y * rowLength
+        if coversRows.contains(y) {
+            row.update(repeating: letterboxPadValue, count: x0 * 3)
+            (row + x1 * 3).update(repeating: letterboxPadValue, count: (width - x1) * 3)
+        } else {
+            row.update(repeating: letterboxPadValue, count: rowLength)
+        }
+    }
+    (base + height * rowLength).update(repeating: letterboxPadValue, count: output.count - height * rowLength)
     let sw = image.width, sh = image.height
     // Precompute the horizontal taps once per column.
     var left = [Int](repeating: 0, count: max(x1 - x0, 0)), right = left

@@ -97,14 +97,6 @@ public final class Conv2D: Layer {
         let pixels = outputShape.height * outputShape.width
         let cout = outputShape.channels
         let kk = columns
-        if usesDirectKernel {
-            // The bias and the activation are applied as each output is stored.
-            let biasValues = bias?.value ?? []
-            biasValues.withUnsafeBufferPointer { b in
-                directForward(input: input, output: output, batch: batch, bias: bias == nil ? nil : b.baseAddress)
-            }
-            return
-        } else {
         weight.value.withUnsafeBufferPointer { w in
             parallelRanges(batch) { worker, images in
                 for n in images {
@@ -119,7 +111,6 @@ public final class Conv2D: Layer {
                     }
                 }
             }
-        }
         }
         if let bias {
             bias.value.withUnsafeBufferPointer { b in
@@ -144,8 +135,6 @@ public final class Conv2D: Layer {
         let partial = UnsafeMutablePointer<Float>.allocate(capacity: weightCount * threads)
         partial.initialize(repeating: 0, count: weightCount * threads)
         defer { partial.deallocate() }
-        if usesDirectKernel { directWeightGradient(input: input, gradientOutput: gradientOutput, batch: batch) }
-        if !usesDirectKernel || gradientInput != nil {
         weight.value.withUnsafeBufferPointer { w in
             parallelRanges(batch, parts: threads) { worker, images in
                 let dw = partial + worker * weightCount
@@ -158,9 +147,7 @@ public final class Conv2D: Layer {
                         im2col(inp, into: buffer)
                         col = UnsafePointer(buffer)
                     }
-                    if !usesDirectKernel {
-                        gemm(transposeA: true, m: kk, n: cout, k: pixels, a: col, lda: kk, b: dOut, ldb: cout, beta: 1, c: dw, ldc: cout)
-                    }
+                    gemm(transposeA: true, m: kk, n: cout, k: pixels, a: col, lda: kk, b: dOut, ldb: cout, beta: 1, c: dw, ldc: cout)
                     if let gIn = gradientInput {
                         let dIn = gIn + n * inputShape.count
                         if direct {
@@ -174,7 +161,6 @@ public final class Conv2D: Layer {
                     }
                 }
             }
-        }
         }
         weight.gradient.withUnsafeMutableBufferPointer { g in
             for worker in 0..<threads {
@@ -219,8 +205,6 @@ extension Conv2D {
 /// pixel keeps its 16 output channels in one SIMD16 accumulator and adds k·k·C_in
 /// broadcast-input x kernel-row products, reading the HWIO kernel rows w[ky, kx, ci, co..co+15] contiguously.
 extension Conv2D {
-    var usesDirectKernel: Bool { outputShape.channels % 16 == 0 && inputShape.channels <= 8 && size > 1 }
-
     func directForward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int, bias: UnsafePointer<Float>?) {
         let act = activation
         // act(acc + bias) for output channels co..co+15.

@@ -10,8 +10,8 @@ import CKernels
 ///
 /// which equals pooling act(conv + b) because adding b and every activation here are
 /// non-decreasing. The sums are taken in the order of `Conv2D`'s direct kernel, so the
-/// result is that of `Conv2D` then `MaxPool2D` (the tests compare).
-final class ConvMaxPool: Layer {
+/// result is that of `DirectConv2D` then `MaxPool2D` (the tests compare).
+final class ConvMaxPool: InferenceStep {
     let conv: Conv2D
     let pool: MaxPool2D
     let name: String
@@ -22,7 +22,7 @@ final class ConvMaxPool: Layer {
 
     static func canFuse(_ conv: Conv2D, _ pool: MaxPool2D) -> Bool {
         let s = conv.outputShape
-        return conv.usesDirectKernel && conv.size == 3 && conv.stride == 1 && pool.size == 2 && pool.stride == 2
+        return DirectConv2D.applies(to: conv) && conv.size == 3 && conv.stride == 1 && pool.size == 2 && pool.stride == 2
             && pool.inputShape == s && s.height % 2 == 0 && s.width % 2 == 0
     }
 
@@ -33,7 +33,7 @@ final class ConvMaxPool: Layer {
         name = fusedStepName(conv.name, pool.name)
     }
 
-    func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int, training: Bool) {
+    func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
         let (h, w, c) = (inputShape.height, inputShape.width, inputShape.channels)
         let (ph, pw, f) = (outputShape.height, outputShape.width, outputShape.channels)
         let act = conv.activation
@@ -87,11 +87,5 @@ final class ConvMaxPool: Layer {
                 }
             }
         } }
-    }
-
-    func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
-                  gradientOutput: UnsafeMutablePointer<Float>, gradientInput: UnsafeMutablePointer<Float>?,
-                  batch: Int) {
-        preconditionFailure("\(name) is an inference-only step (a network folded for inference cannot be trained)")
     }
 }

@@ -8,7 +8,7 @@
 /// which equals pooling act(product + b), as adding b and every activation here are
 /// non-decreasing. Saves writing the full-size activation and reading it back (the tests
 /// compare with `PointwiseConv2D` then `MaxPool2D`).
-final class PointwiseMaxPool: Layer {
+final class PointwiseMaxPool: InferenceStep {
     let pointwise: PointwiseConv2D
     let pool: MaxPool2D
     let name: String
@@ -31,7 +31,7 @@ final class PointwiseMaxPool: Layer {
         name = fusedStepName(pointwise.name, pool.name)
     }
 
-    func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int, training: Bool) {
+    func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
         let (h, w, cin) = (inputShape.height, inputShape.width, inputShape.channels)
         let (ph, pw, f) = (outputShape.height, outputShape.width, outputShape.channels)
         let act = pointwise.activation
@@ -73,11 +73,5 @@ final class PointwiseMaxPool: Layer {
                 }
             }
         } }
-    }
-
-    func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
-                  gradientOutput: UnsafeMutablePointer<Float>, gradientInput: UnsafeMutablePointer<Float>?,
-                  batch: Int) {
-        preconditionFailure("\(name) is an inference-only step (a network folded for inference cannot be trained)")
     }
 }

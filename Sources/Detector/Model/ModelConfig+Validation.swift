@@ -318,7 +318,7 @@ extension ModelConfig {
                 // Backward's two per-worker partial sums, and the direct kernel's two buffers.
                 layerWorkspace = 4 * weights
                 // im2col and its gradient, one of each per worker (2), for one image; none for
-                // 1x1 stride 1, nor for the direct kernel (`Conv2D.usesDirectKernel`) on the
+                // 1x1 stride 1, nor for the direct kernel (`DirectConv2D.applies`) on the
                 // network input, whose gradient training never asks for.
                 let direct = f % 16 == 0 && c <= 8 && k > 1
                 if !(k == 1 && s == 1) && !(direct && index == 0) {

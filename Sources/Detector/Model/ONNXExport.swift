@@ -49,6 +49,18 @@ public enum ONNXExport {
 }
 
 extension Network {
+    /// `foldedForInference()` as ONNX (see `InferenceNetwork.onnxModel`).
+    public func onnxModel(int8Kernels: Bool = false) throws -> Data {
+        try foldedForInference().onnxModel(int8Kernels: int8Kernels)
+    }
+
+    /// Writes `onnxModel()` to `path` (see `InferenceNetwork.exportONNX`).
+    public func exportONNX(to path: String, int8Kernels: Bool = false) throws {
+        try foldedForInference().exportONNX(to: path, int8Kernels: int8Kernels)
+    }
+}
+
+extension InferenceNetwork {
     /// This network as a serialized ONNX `ModelProto` (see `ONNXExport`): the same bytes for the
     /// same weights and config. Throws `ONNXExportError` for a step ONNX cannot represent
     /// (none of the layer types a config can hold).
@@ -59,10 +71,9 @@ extension Network {
     /// a network loaded from an int8 file this recovers the file's own int8 codes, and the
     /// ONNX model computes what the engine computes with that file.
     public func onnxModel(int8Kernels: Bool = false) throws -> Data {
-        let inference = try foldedForInference()
         var graph = ONNXGraphBuilder(int8Kernels: int8Kernels)
-        let nodes = inference.plainNodes
-        let readers = Network.readerCounts(nodes)
+        let nodes = plainNodes
+        let readers = NetworkGraph.readerCounts(nodes)
         var tensor: [Int: String] = [-1: ONNXExport.inputName]
         var k = 0
         while k < nodes.count {
@@ -82,7 +93,7 @@ extension Network {
                                                   inputChannels: pointwise.inputShape.channels, outputChannels: pointwise.outputShape.channels,
                                                   group: 1, activation: pointwise.activation)
                 case let depthwise as DepthwiseConv2D:
-                    // `foldedForInference` leaves the batch norm after a depthwise convolution
+                    // Folding leaves the batch norm after a depthwise convolution
                     // (the engine has no depthwise bias): folded here, per channel.
                     var batchNorm: BatchNorm?
                     if k + 1 < nodes.count, case let .operation(next) = nodes[k + 1].step, let bn = next as? BatchNorm,
@@ -169,20 +180,6 @@ extension Network {
             let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
             throw FileWriteError(path: path, reason: "cannot create the folder \(folder): \(error.localizedDescription)")
         }
-    }
-}
-
-extension BatchNorm {
-    /// y = a x + b per channel for inference: a = γ / √(running var + ε), b = β − a · running mean
-    /// (the same arithmetic as `Network.foldedForInference`).
-    var foldingCoefficients: (a: [Float], b: [Float]) {
-        let c = inputShape.channels
-        var a = [Float](repeating: 0, count: c), b = a
-        for ch in 0..<c {
-            a[ch] = scale.value[ch] / (runningVariance.value[ch] + epsilon).squareRoot()
-            b[ch] = shift.value[ch] - a[ch] * runningMean.value[ch]
-        }
-        return (a, b)
     }
 }
 

@@ -235,7 +235,7 @@ public final class Trainer {
         // Refitting the anchors would throw away a head the file trained for them; when the
         // head starts afresh anyway (other classes), refitting costs nothing.
         let keepsHead = try weights.map { file in
-            WeightTransfer(from: file, into: config, parameters: try Network.build(config).flatMap(\.parameters).map { ($0.name, $0.shape) }).loadsHead
+            WeightTransfer(from: file, into: config, parameters: try NetworkGraph.build(config).flatMap(\.parameters).map { ($0.name, $0.shape) }).loadsHead
         } ?? false
         anchorChoice = Trainer.chooseAnchors(config: config, train: train, options: options, keepingAnchorsForWeights: keepsHead)
         var trained = config
@@ -354,7 +354,7 @@ public final class Trainer {
     /// Draws predictions (and the ground truth, thinner) for samples into `folder`, on the
     /// picture each sample holds (`LoadedSample.image`: the original, or the network-size one).
     public func render(_ samples: [LoadedSample], into folder: String, scoreThreshold: Float = 0.25) throws -> [String] {
-        let detector = try ObjectDetector(network: network)
+        let detector = ObjectDetector(network: network)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var paths: [String] = []
         for sample in samples {

@@ -18,7 +18,7 @@ import Testing
         #expect(fused.name == "layers.2.pointwise+3.maxpool")
         let input = randomValues(3 * shape.count, seed: 51, range: -2..<2)
         let expected = run(pool, run(pointwise, input, batch: 3, training: false), batch: 3, training: false)
-        let out = run(fused, input, batch: 3, training: false)
+        let out = infer(fused, input, batch: 3)
         #expect(maxDifference(out, expected) <= 1e-6 * max(1, expected.map(abs).max()!))
     }
 

@@ -97,7 +97,7 @@ func onnxFixtureInput(batch: Int, width: Int, height: Int) -> [FloatImage] {
         #expect(fixture.shape == [fixture.batch, layout.channels, layout.gridHeight, layout.gridWidth])
         let expected = fixture.head
         #expect(expected.count == fixture.shape.reduce(1, *))
-        let detector = try ObjectDetector(network: network)
+        let detector = ObjectDetector(network: network)
         let heads = detector.headOutputs(onnxFixtureInput(batch: fixture.batch, width: config.inputWidth, height: config.inputHeight))
         var worst: Float = 0
         var ours = [Float](repeating: 0, count: expected.count)
@@ -223,8 +223,8 @@ func onnxFixtureInput(batch: Int, width: Int, height: Int) -> [FloatImage] {
         // An inference-only fused step where a plain one belongs.
         let conv = Conv2D(name: "layers.0.conv", input: network32, filters: 16, size: 3, stride: 1, bias: true, activation: .leaky)
         let pool = MaxPool2D(name: "layers.1.maxpool", input: conv.outputShape, size: 2, stride: 2)
-        let fusedNodes = [Node(step: .operation(ConvMaxPool(conv, pool)), inputs: [-1], layer: 0)]
-        let withFused = try Network(config: config, nodes: fusedNodes, fusing: { $0 })
+        let fusedNodes: [Node<InferenceOnly>] = [Node(step: .operation(ConvMaxPool(conv, pool)), inputs: [-1], layer: 0)]
+        let withFused = InferenceNetwork(config: config, nodes: fusedNodes, fusing: { $0 })
         let error = try #require(throws: ONNXExportError.self) { try withFused.onnxModel() }
         #expect(error.layer == 0 && error.description.hasPrefix("ONNX export: layer 0: ") && error.reason.contains("no ONNX form"))
     }

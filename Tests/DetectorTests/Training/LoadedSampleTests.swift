@@ -104,7 +104,7 @@ import Testing
         let b = try evaluateModel(network, on: Self.largeSamples(resized: true), scoreThreshold: 0)
         #expect(a.detectionCount > 0)
         #expect(a.mAP50 == b.mAP50 && a.mAP50to95 == b.mAP50to95 && a.detectionCount == b.detectionCount)
-        let detector = try ObjectDetector(network: network)
+        let detector = ObjectDetector(network: network)
         let original = Self.largeSamples(resized: false)
         #expect(try detector.detect(Self.largeSamples(resized: true)) == original.map { detector.detect($0.image) })
     }
