@@ -54,7 +54,7 @@ final class DirectConv2D: Layer {
         let pixels = outputShape.height * outputShape.width
         let (cout, kk) = (outputShape.channels, conv.columns)
         conv.weight.value.withUnsafeBufferPointer { w in
-            parallelRanges(batch, parts: engineThreads) { worker, images in
+            parallelRanges(batch, parts: Engine.threadCount) { worker, images in
                 for n in images {
                     let dOut = gradientOutput + n * outputShape.count
                     let dIn = gradientInput + n * inputShape.count
