@@ -139,7 +139,7 @@ import Detector
             let word = line.drop { $0 == " " }.prefix { $0 != " " }
             return line.hasPrefix("  --") && word != "--help" ? String(word) : nil
         }
-        #expect(options.count == 13, "\(options)")
+        #expect(options.count == 14, "\(options)")
         for option in options { #expect(usage.contains("[\(option)"), "\(option)") }
     }
 
