@@ -302,14 +302,14 @@ struct Train: ParsableCommand {
                 case let .epoch(e):
                     if stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
                     let number = e.plannedEpochs.map { String(format: "%3d/%d", e.epoch, $0) } ?? String(format: "%3d", e.epoch)
-                    var line = String(format: "epoch %@  loss %.4f  coord %.4f  obj %.4f  noobj %.4f  cls %.4f  prior %.4f  IoU %.3f  recall %.3f  obj %.3f  any-obj %.4f  lr %.2g  %.0f img/s  %.1f s",
+                    var line = String(format: "epoch %@  loss %.4f  coord %.4f  obj %.4f  noobj %.4f  cls %.4f  prior %.4f  IoU %.3f  recall %.3f  obj %.3f  any-obj %.4f  lr %.2g  ",
                                       number, e.loss, e.components.coordinates, e.components.objectness, e.components.noObject,
                                       e.components.classification, e.components.prior, e.statistics.averageIoU, e.statistics.recall50,
-                                      e.statistics.averageObjectness, e.statistics.averageAnyObjectness, e.learningRate, e.imagesPerSecond, e.seconds)
+                                      e.statistics.averageObjectness, e.statistics.averageAnyObjectness, e.learningRate)
+                    line += epochTimesText(trainSeconds: e.seconds, imagesPerSecond: e.imagesPerSecond, validationSeconds: e.validationSeconds)
                     if let m = e.mAP50 { line += String(format: "  val mAP@0.5 %.3f  mAP@[.5:.95] %.3f", m, e.mAP50to95 ?? 0) }
                     if let budget = options.timeBudget {
                         // What the budget counts: validation is part of each epoch's time.
-                        if let v = e.validationSeconds { line += String(format: " (%.1f s)", v) }
                         line += "  time \(formatDuration(trainer.trainedSeconds)) of \(formatDuration(budget))"
                     }
                     if let cut = e.batches { line += "  (cut by the time budget after batch \(cut))" }
