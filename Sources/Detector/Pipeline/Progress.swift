@@ -22,3 +22,14 @@ public func durationText(_ seconds: Double) -> String {
     let m = Int((seconds / 60).rounded())
     return "\(m / 60)h\(String(format: "%02d", m % 60))m"
 }
+
+/// An epoch's times for its log line, training and validation apart:
+/// `train 12.3 s (210 img/s), val 1.4 s`. `trainSeconds` is the time of the epoch's training
+/// steps (waiting for a batch included, validation and checkpoints not) and `imagesPerSecond`
+/// its images over that time (`EpochSummary.seconds`, `.imagesPerSecond`); `val` only when
+/// the epoch was validated.
+public func epochTimesText(trainSeconds: Double, imagesPerSecond: Double, validationSeconds: Double?) -> String {
+    var text = String(format: "train %.1f s (%.0f img/s)", trainSeconds, imagesPerSecond)
+    if let validationSeconds { text += String(format: ", val %.1f s", validationSeconds) }
+    return text
+}

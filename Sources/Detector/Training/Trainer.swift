@@ -50,6 +50,10 @@ public struct TrainingOptions: Sendable {
     /// `Trainer.startEMAForTimeBudget`) and validate, render and save best.safetensors with it;
     /// last.safetensors holds the live weights and the average. Never in overfit mode.
     public var ema = false
+    /// Training batches made ahead on a background thread while the current one computes
+    /// (`BatchQueue`'s depth, 1 or 2 is enough); 0: each batch is made in its step, on both
+    /// cores. The batches are the same bytes either way (a test compares the losses).
+    public var prefetch = 1
     /// AdamW's decoupled weight decay λ on convolution kernels (`Adam.decoupledWeightDecay`); 0: none.
     public var weightDecay: Float = 0
     /// Make training images mosaics of four (`mosaic(_:objects:settings:rng:)`, before
@@ -215,6 +219,9 @@ public final class Trainer {
     var budgetEnded: Double? = nil
     /// What last.safetensors holds, for messages ("after epoch 3"); nil: this run has none yet.
     var savedCheckpoint: String? = nil
+    /// The batch producers (`options.prefetch`) started, and running: none once an epoch ends,
+    /// however it ends.
+    let batchProducers = ThreadCount()
 
     public init(config: ModelConfig, train: [LoadedSample], validation: [LoadedSample], options: TrainingOptions) throws {
         guard !train.isEmpty else { throw TrainingError(.noTrainingImages, "no training images") }
@@ -255,6 +262,8 @@ public final class Trainer {
                                            settings: .scaled(stepsPerEpoch: batchCount, epochs: options.epochs))
         }
     }
+
+    var prefetchDepth: Int { ProcessInfo.processInfo.environment["DETECTOR_PRODUCER"] == "off" ? 0 : options.prefetch }
 
     /// Whether this run keeps a moving average of the weights.
     var usesEMA: Bool { options.ema && options.overfit == nil }
@@ -328,22 +337,17 @@ public final class Trainer {
 
     /// Letterboxes (makes mosaics of, and augments) the images at `indices` into `batch`;
     /// returns their labels in normalised network coordinates. `mosaics`: the schedule of
-    /// `mosaicSchedule(epoch:)`, nil for none.
+    /// `mosaicSchedule(epoch:)`, nil for none. (`TrainingBatchMaker.make`.)
     func prepareBatch(_ indices: [Int], samples: [LoadedSample], augment: Bool, epoch: Int,
                       mosaics: (settings: MosaicSettings, epochs: Int)? = nil,
                       into batch: UnsafeMutablePointer<Float>) -> [[LabeledObject]] {
-        let (w, h) = (config.inputWidth, config.inputHeight)
-        let per = w * h * 3
-        var targets = [[LabeledObject]](repeating: [], count: indices.count)
-        targets.withUnsafeMutableBufferPointer { out in
-            DispatchQueue.concurrentPerform(iterations: indices.count) { n in
-                let (input, objects) = trainingExample(indices[n], of: samples, width: w, height: h, epoch: epoch, seed: options.seed,
-                                                       augmentation: augment ? options.augmentation : nil, mosaics: mosaics)
-                input.pixels.withUnsafeBufferPointer { (batch + n * per).update(from: $0.baseAddress!, count: per) }
-                out[n] = objects
-            }
-        }
-        return targets
+        batchMaker(samples: samples, augment: augment).make(indices, epoch: epoch, mosaics: mosaics, into: batch)
+    }
+
+    /// What makes this run's batches from `samples`, with `options.augmentation` when `augment`.
+    func batchMaker(samples: [LoadedSample], augment: Bool) -> TrainingBatchMaker {
+        TrainingBatchMaker(samples: samples, width: config.inputWidth, height: config.inputHeight,
+                           augmentation: augment ? options.augmentation : nil, seed: options.seed)
     }
 
     /// mAP of the network as it is now on `samples` (see `evaluateModel`).
@@ -408,8 +412,9 @@ public final class Trainer {
         if anchorChoice.outcome != .resumed || anchorChoice.anchors != anchorChoice.configAnchors {
             progress(.message(anchorChoice.message))
         }
+        // The batch buffer of steps that make their own batch (without prefetch; the queue has its own).
         let per = config.inputWidth * config.inputHeight * 3
-        let input = UnsafeMutablePointer<Float>.allocate(capacity: batchSize * per)
+        let input = UnsafeMutablePointer<Float>.allocate(capacity: prefetchDepth > 0 ? 1 : batchSize * per)
         defer { input.deallocate() }
         var stoppedInEpoch: (epoch: Int, batch: Int)? = nil
         var stop: Stop? = nil
@@ -479,9 +484,33 @@ public final class Trainer {
         var rng = SplitMix64(seed: options.seed &+ UInt64(epoch) &* 7919)
         var order = Array(train.indices)
         order.shuffle(using: &rng)
+        let indicesOf = { (b: Int) in Array(order[(b * batchSize)..<min((b + 1) * batchSize, order.count)]) }
+        // The batches are a function of (seed, epoch, image): made ahead on the producer thread
+        // or here in the step, they are the same bytes. The mosaic schedule is fixed for the
+        // epoch (with a time budget it reads the plan as the epoch starts, which only the end of
+        // an epoch changes).
+        let maker = batchMaker(samples: train, augment: options.overfit == nil && options.augmentation != .none)
+        let mosaics = mosaicSchedule(epoch: epoch)
+        let queue = prefetchDepth > 0
+            ? BatchQueue<[[LabeledObject]]>(positions: done.batches..<batches, depth: prefetchDepth,
+                                            floatsPerBatch: batchSize * maker.floatsPerImage, threads: batchProducers) { b, buffer in
+                maker.make(indicesOf(b), epoch: epoch, mosaics: mosaics, parallel: ProcessInfo.processInfo.environment["DETECTOR_PRODUCER"] == "parallel", into: buffer)
+            }
+            : nil
+        // Every way out of the epoch (its end, a time limit, the budget, an error) ends the producer.
+        defer { queue?.stop() }
         for b in done.batches..<batches {
-            let indices = Array(order[(b * batchSize)..<min((b + 1) * batchSize, order.count)])
-            let (result, lr) = try trainStep(indices, epoch: epoch, batch: b, batches: batches, input: input) {
+            let indices = indicesOf(b)
+            let batch: (input: UnsafeMutablePointer<Float>, targets: [[LabeledObject]])
+            if let queue {
+                guard let made = try queue.next() else { preconditionFailure("the batch queue ended before batch \(b + 1)") }
+                precondition(made.position == b)
+                batch = (made.input, made.labels)
+            } else {
+                batch = (input, maker.make(indices, epoch: epoch, mosaics: mosaics, into: input))
+            }
+            let (result, lr) = try trainStep(indices, targets: batch.targets, input: batch.input, epoch: epoch, batch: b,
+                                             batches: batches) {
                 self.budgetProgress(epoch: epoch, done: done, spentBefore: spentBefore, epochStart: epochStart)
             }
             done.images += indices.count
@@ -527,15 +556,14 @@ public final class Trainer {
         return min(1, elapsed / horizon)
     }
 
-    /// One optimisation step on the images at `indices`: forward, loss, backward, Adam, then the
-    /// moving average's update (with `options.ema`). Returns
-    /// the loss and the learning rate used. `budgetProgress` is asked after the backward pass
-    /// (with a time budget the rate depends on the time trained).
-    func trainStep(_ indices: [Int], epoch: Int, batch b: Int, batches: Int, input: UnsafeMutablePointer<Float>,
-                   budgetProgress: () -> Double? = { nil }) throws -> (RegionLossResult, Float) {
+    /// One optimisation step on the images at `indices`, already made into `input` with their
+    /// `targets` (`TrainingBatchMaker`): forward, loss, backward, Adam, then the moving average's
+    /// update (with `options.ema`). Returns the loss and the learning rate used.
+    /// `budgetProgress` is asked after the backward pass (with a time budget the rate depends
+    /// on the time trained).
+    func trainStep(_ indices: [Int], targets: [[LabeledObject]], input: UnsafeMutablePointer<Float>, epoch: Int,
+                   batch b: Int, batches: Int, budgetProgress: () -> Double? = { nil }) throws -> (RegionLossResult, Float) {
         let overfit = options.overfit != nil
-        let targets = prepareBatch(indices, samples: train, augment: !overfit && options.augmentation != .none,
-                                   epoch: epoch, mosaics: mosaicSchedule(epoch: epoch), into: input)
         let out = network.forward(input, batch: indices.count, training: true)
         let shape = network.outputShape
         let outTensor = Tensor(shape: [indices.count, shape.height, shape.width, shape.channels],
