@@ -5,12 +5,21 @@ import Foundation
 ///
 /// A photo larger than the network needs is held as the network's input, not at full
 /// resolution (31 photos of 2400 x 1800 held as decoded took 627 MB): at load, `letterbox` resizes it
-/// once, and the part of its output the image covers is kept, in the 32-bit values the letterbox
-/// wrote. `networkInput` puts those values back on the gray canvas, so a training batch or a
-/// validation pass sees exactly the values it would have seen letterboxing the original each
-/// time, bit for bit. An image is held that way only when it is smaller so: for a 256 x 256
-/// network, at most 256 · 256 · 3 floats (768 KB) instead of the original's 3 bytes a pixel,
-/// which is the larger from about 512 x 512 up; smaller images stay as they are.
+/// once, and the part of its output the image covers is kept in 8 bits, each value v as
+/// q = clamp(round(255 · v), 0, 255) (as Ultralytics keeps its resized images in uint8).
+/// `networkInput` puts q · (1/255) back on the gray canvas (the same Float expression the
+/// letterbox uses for a byte), so a training batch or a validation pass sees the letterbox's
+/// values rounded to 8 bits: each at most 0.5/255 of the range from what letterboxing the
+/// original each time would give, no longer bit for bit (the padding is still exactly
+/// `letterboxPadValue`). The memory per image is 3 bytes per covered network pixel: for a
+/// 256 x 256 network and a 4:3 photo 256 · 192 · 3 bytes (144 KB), never more than
+/// 256 · 256 · 3 (192 KB), about what a 256 x 256 original costs.
+///
+/// An image is held that way only when its original's 3 bytes a pixel are more than 4 times the
+/// covered region's 3 bytes a pixel, which for a 256 x 256 network is from about 512 x 512 up;
+/// smaller images stay as they are and see the exact letterbox. (The factor 4 is the rule from
+/// when the region was held in 32-bit floats, kept so that which images are resized, and what
+/// the smaller ones train on, does not change.)
 ///
 /// `width` and `height` are the original's either way: labels stay normalised to it, and
 /// evaluation maps detections back to its pixels.
@@ -26,9 +35,9 @@ public struct LoadedSample: Sendable {
     enum Pixels: Sendable {
         /// The decoded file.
         case original(Image)
-        /// The letterbox's output for a `networkWidth` x `networkHeight` input, only the
-        /// `region` the image covers (the rest is `letterboxPadValue`).
-        case letterboxed(FloatImage, region: CoveredRegion, networkWidth: Int, networkHeight: Int)
+        /// The letterbox's output for a `networkWidth` x `networkHeight` input rounded to 8 bits
+        /// (`heldByte(_:)`), only the `region` the image covers (the rest is `letterboxPadValue`).
+        case letterboxed(Image, region: CoveredRegion, networkWidth: Int, networkHeight: Int)
     }
 
     /// Holds `image` as it is.
@@ -52,13 +61,27 @@ public struct LoadedSample: Sendable {
         }
         var canvas = [Float](repeating: 0, count: networkWidth * networkHeight * 3)
         canvas.withUnsafeMutableBufferPointer { _ = letterbox(image, into: $0, width: networkWidth, height: networkHeight) }
-        var kept = [Float](repeating: 0, count: region.width * region.height * 3)
+        var kept = [UInt8](repeating: 0, count: region.width * region.height * 3)
+        let rowValues = region.width * 3
         for y in 0..<region.height {
             let from = ((region.y0 + y) * networkWidth + region.x0) * 3
-            kept.replaceSubrange((y * region.width * 3)..<((y + 1) * region.width * 3), with: canvas[from..<(from + region.width * 3)])
+            for k in 0..<rowValues { kept[y * rowValues + k] = Self.heldByte(canvas[from + k]) }
         }
-        pixels = .letterboxed(FloatImage(width: region.width, height: region.height, pixels: kept), region: region,
+        pixels = .letterboxed(Image(width: region.width, height: region.height, pixels: kept), region: region,
                               networkWidth: networkWidth, networkHeight: networkHeight)
+    }
+
+    /// A letterboxed value v in [0, 1] as held: clamp(round(255 · v), 0, 255), to the nearest
+    /// (halves away from zero), the rounding of `FloatImage.image`.
+    static func heldByte(_ value: Float) -> UInt8 {
+        UInt8(max(0, min(255, (value * 255).rounded())))
+    }
+
+    /// A held byte q back as a network input value: q · (1/255), the expression `letterbox`
+    /// uses, so |q · (1/255) − v| ≤ 0.5/255 (up to a Float rounding) for the v it was made from.
+    static func inputValue(_ byte: UInt8) -> Float {
+        let inv: Float = 1 / 255
+        return Float(byte) * inv
     }
 
     /// Whether the sample was resized at load (held at the network's size).
@@ -67,11 +90,12 @@ public struct LoadedSample: Sendable {
         return true
     }
 
-    /// The bytes of pixel data held.
+    /// The bytes of pixel data held: 3 a pixel of the original, or 3 per covered network pixel
+    /// when resized (at most 3 · networkWidth · networkHeight).
     public var heldBytes: Int {
         switch pixels {
         case let .original(image): return image.pixels.count
-        case let .letterboxed(kept, _, _, _): return kept.pixels.count * MemoryLayout<Float>.stride
+        case let .letterboxed(kept, _, _, _): return kept.pixels.count
         }
     }
 
@@ -84,17 +108,19 @@ public struct LoadedSample: Sendable {
         }
     }
 
-    /// The picture for renders: the original, or the resized one (at most network size) rounded
-    /// to 8 bits. The labels, normalised, fit either.
+    /// The picture for renders: the original, or the resized one (at most network size) as held,
+    /// in 8 bits. The labels, normalised, fit either.
     public var image: Image {
         switch pixels {
         case let .original(image): return image
-        case let .letterboxed(kept, _, _, _): return kept.image
+        case let .letterboxed(kept, _, _, _): return kept
         }
     }
 
-    /// The letterboxed network input of the image and how it was placed (`letterbox(_:width:height:)`
-    /// of the original, the same values). Needs `canFeed(width:height:)`.
+    /// The letterboxed network input of the image and how it was placed: `letterbox(_:width:height:)`
+    /// of the original, the same values for an image held as it is; for a resized one those values
+    /// rounded to 8 bits (`heldByte`, then `inputValue`: each within 0.5/255), the padding exact.
+    /// Needs `canFeed(width:height:)`.
     public func networkInput(width networkWidth: Int, height networkHeight: Int) -> (input: FloatImage, transform: LetterboxTransform) {
         var values = [Float](repeating: 0, count: networkWidth * networkHeight * 3)
         let transform = values.withUnsafeMutableBufferPointer { networkInput(into: $0, width: networkWidth, height: networkHeight) }
@@ -112,11 +138,11 @@ public struct LoadedSample: Sendable {
             precondition(w == networkWidth && h == networkHeight && output.count >= w * h * 3,
                          "a sample resized for a \(w)x\(h) input cannot feed a \(networkWidth)x\(networkHeight) one")
             output.update(repeating: letterboxPadValue)
+            let rowValues = region.width * 3
             kept.pixels.withUnsafeBufferPointer { source in
                 for y in 0..<region.height {
-                    let to = ((region.y0 + y) * w + region.x0) * 3
-                    let row = UnsafeBufferPointer(rebasing: source[(y * region.width * 3)..<((y + 1) * region.width * 3)])
-                    _ = UnsafeMutableBufferPointer(rebasing: output[to..<(to + region.width * 3)]).update(fromContentsOf: row)
+                    let to = ((region.y0 + y) * w + region.x0) * 3, from = y * rowValues
+                    for k in 0..<rowValues { output[to + k] = Self.inputValue(source[from + k]) }
                 }
             }
             return LetterboxTransform(sourceWidth: width, sourceHeight: height, targetWidth: w, targetHeight: h)

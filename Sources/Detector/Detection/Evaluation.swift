@@ -7,9 +7,9 @@ import Foundation
 /// recall and the confusion matrix are counted at `operatingThreshold`, the score at which
 /// `detect` reports boxes (0.25), so they describe what a user of `detect` sees.
 ///
-/// Samples held at the network's size (`loadSamples(_:networkWidth:networkHeight:)`) give the
-/// inputs and detections their originals would: `LoadedSample.networkInput` is the letterbox's
-/// output, and its transform maps boxes back to the original's pixels.
+/// Samples held at the network's size (`loadSamples(_:networkWidth:networkHeight:)`) are fed
+/// `LoadedSample.networkInput`, the letterbox's output rounded to 8 bits (each value within
+/// 0.5/255 of their originals' input), and its transform maps boxes back to the original's pixels.
 public func evaluateModel(_ network: Network, on samples: [LoadedSample], scoreThreshold: Float = 0.005,
                           operatingThreshold: Float = NMSOptions().scoreThreshold,
                           nmsIoUThreshold: Float = NMSOptions().iouThreshold) throws -> EvaluationResult {
@@ -35,7 +35,8 @@ public struct SampleSizeError: Error, CustomStringConvertible, Sendable {
 
 extension ObjectDetector {
     /// `detect(_:options:)` for loaded samples: the same stages, from `networkInput` (the
-    /// letterbox's values) to boxes in the original image's pixels, clipped.
+    /// letterbox's values, rounded to 8 bits for a resized sample) to boxes in the original
+    /// image's pixels, clipped.
     public func detect(_ samples: [LoadedSample], options: NMSOptions = NMSOptions()) throws -> [[Detection]] {
         let (w, h) = (config.inputWidth, config.inputHeight)
         if let wrong = samples.first(where: { !$0.canFeed(width: w, height: h) }) {
