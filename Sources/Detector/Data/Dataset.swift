@@ -138,34 +138,7 @@ public struct Dataset: Sendable {
         var warnings: [String] = []
 
         func loadSplit(_ folder: String, name: String) throws -> DatasetSplit {
-            let imagesFolder = folder + "/images", labelsFolder = folder + "/labels"
-            let entries = try listFolder(imagesFolder).filter { !$0.hasPrefix(".") }.sorted()
-            let files = entries.filter { ImageFile.isImagePath($0) }
-            let hasLabels = try folderExists(labelsFolder, role: "label files, labels/NAME.txt for images/NAME.png")
-            if !files.isEmpty && !hasLabels {
-                warnings.append("\(labelsFolder): no such folder; the \(files.count) images of \(name) have no objects")
-            }
-            var items: [DatasetItem] = []
-            var skipped = 0
-            var imageOfLabel: [String: String] = [:]
-            for file in entries {
-                let imagePath = imagesFolder + "/" + file
-                let stem = String(file[..<(file.lastIndex(of: ".") ?? file.endIndex)])
-                let labelPath = labelsFolder + "/" + stem + ".txt"
-                do {
-                    try checkImageEntry(imagePath)
-                    let objects = try readLabels(path: labelPath, classCount: classNames.count)
-                    if let other = imageOfLabel.updateValue(file, forKey: stem) {
-                        warnings.append("\(imagesFolder): \(other) and \(file) share the label file \(labelPath)")
-                    }
-                    items.append(DatasetItem(imagePath: imagePath, labelPath: labelPath, objects: objects))
-                } catch {
-                    if strict { throw error }
-                    skipped += 1
-                    warnings.append("\(error) (image skipped)")
-                }
-            }
-            return DatasetSplit(name: name, items: items, skippedImages: skipped)
+            try Dataset.loadSplit(folder, name: name, classCount: classNames.count, strict: strict, warnings: &warnings)
         }
 
         let train: DatasetSplit, trainFolder: String
@@ -205,6 +178,43 @@ public struct Dataset: Sendable {
             throw DatasetError(path: trainFolder + "/images", kind: .noImages, reason: reason)
         }
         return Dataset(root: root, classNames: classNames, train: train, validation: validation, warnings: warnings)
+    }
+
+    /// A split folder, `folder/images/` with `folder/labels/`: the images sorted by name, hidden
+    /// files ignored, every other entry checked (`checkImageEntry`) and, when it is not a
+    /// readable image or its label file is bad, skipped with a warning appended to `warnings`
+    /// (thrown in strict mode); an image without a label file has no objects. Used by `load`
+    /// for train/ and val/ and by `loadTestSplit` for test/.
+    static func loadSplit(_ folder: String, name: String, classCount: Int, strict: Bool,
+                          warnings: inout [String]) throws -> DatasetSplit {
+        let imagesFolder = folder + "/images", labelsFolder = folder + "/labels"
+        let entries = try listFolder(imagesFolder).filter { !$0.hasPrefix(".") }.sorted()
+        let files = entries.filter { ImageFile.isImagePath($0) }
+        let hasLabels = try folderExists(labelsFolder, role: "label files, labels/NAME.txt for images/NAME.png")
+        if !files.isEmpty && !hasLabels {
+            warnings.append("\(labelsFolder): no such folder; the \(files.count) images of \(name) have no objects")
+        }
+        var items: [DatasetItem] = []
+        var skipped = 0
+        var imageOfLabel: [String: String] = [:]
+        for file in entries {
+            let imagePath = imagesFolder + "/" + file
+            let stem = String(file[..<(file.lastIndex(of: ".") ?? file.endIndex)])
+            let labelPath = labelsFolder + "/" + stem + ".txt"
+            do {
+                try checkImageEntry(imagePath)
+                let objects = try readLabels(path: labelPath, classCount: classCount)
+                if let other = imageOfLabel.updateValue(file, forKey: stem) {
+                    warnings.append("\(imagesFolder): \(other) and \(file) share the label file \(labelPath)")
+                }
+                items.append(DatasetItem(imagePath: imagePath, labelPath: labelPath, objects: objects))
+            } catch {
+                if strict { throw error }
+                skipped += 1
+                warnings.append("\(error) (image skipped)")
+            }
+        }
+        return DatasetSplit(name: name, items: items, skippedImages: skipped)
     }
 
     /// Class names, one per line (darknet's .names; lines end with `\n`, `\r\n` or `\r`):

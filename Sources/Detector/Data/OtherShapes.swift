@@ -53,7 +53,7 @@ import Foundation
 /// too, though per channel, and it has flat noisy backgrounds too); stars, crosses and
 /// bitmap-font text; the 4 x 4 supersampled anti-aliasing; the streams. So this generator stays
 /// a held-out renderer for its patterns and textures, but no longer for the axes listed first.
-public struct OtherShapes: Sendable {
+public struct OtherShapes: ShapesGenerator {
     public static let classNames = SyntheticShapes.classNames
     public let seed: UInt64
 
@@ -430,23 +430,6 @@ public struct OtherShapes: Sendable {
     /// The validation stream's seed (a constant of its own, as `SyntheticShapes.validationSeed`).
     public static func validationSeed(_ seed: UInt64) -> UInt64 { seed ^ 0x4F56_414C_5345_4544 }
 
-    /// Writes a data set folder in the layout of `SyntheticShapes.writeDataset` (classes.txt,
-    /// train/ and val/ with images/ and labels/), whole or not at all; the validation images are
-    /// `OtherShapes(seed: validationSeed(seed))`. A non-empty `root` is refused unless `replacing`.
-    public static func writeDataset(to root: String, trainCount: Int, valCount: Int, seed: UInt64, replacing: Bool = false,
-                                    progress: ((Int, Int) -> Void)? = nil) throws {
-        for (name, count) in [("trainCount", trainCount), ("valCount", valCount)] where !(0...SyntheticShapes.maximumImageCount).contains(count) {
-            throw SyntheticShapesError(parameter: name, value: count)
-        }
-        try writeFolderAtomically(at: root, replacing: replacing) { folder in
-            func sampler(_ generator: OtherShapes) -> @Sendable (Int) -> (Image, [LabeledObject]) {
-                { index in let s = generator.sample(index: index); return (s.image, s.objects) }
-            }
-            try SyntheticShapes.write(to: folder, jobs: [(sampler(OtherShapes(seed: seed)), folder + "/train", trainCount),
-                                                         (sampler(OtherShapes(seed: validationSeed(seed))), folder + "/val", valCount)],
-                                      progress: progress)
-        }
-    }
 }
 
 extension SplitMix64 {

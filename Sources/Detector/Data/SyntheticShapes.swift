@@ -258,26 +258,6 @@ public struct SyntheticShapes: Sendable {
     /// validation images are not training images of a neighbouring seed.
     public static func validationSeed(_ seed: UInt64) -> UInt64 { seed ^ 0x5641_4C49_4441_5445 }
 
-    /// Writes a data set folder: classes.txt, then train/ and val/, each with images/ (PNG,
-    /// `000000.png`, ...) and labels/ (YOLO). The validation images are
-    /// `SyntheticShapes(seed: validationSeed(seed))`, a stream disjoint from the training one.
-    /// Images are made on all cores; `progress(done, total)` is called every 100 images and at
-    /// the end, one call at a time.
-    ///
-    /// The folder appears whole or not at all (`writeFolderAtomically`): everything is written
-    /// into a temporary sibling that is renamed to `root` when complete, so an interrupted run
-    /// never leaves a folder that looks like a data set. A non-empty `root` is refused
-    /// (`FolderWriteError`, kind `.notEmpty`) unless `replacing`, which swaps the whole folder.
-    public static func writeDataset(to root: String, trainCount: Int, valCount: Int, seed: UInt64, replacing: Bool = false,
-                                    progress: ((Int, Int) -> Void)? = nil) throws {
-        try checkCounts([("trainCount", trainCount), ("valCount", valCount)])
-        try writeFolderAtomically(at: root, replacing: replacing) { folder in
-            try write(to: folder, jobs: [(sampler(SyntheticShapes(seed: seed)), folder + "/train", trainCount),
-                                         (sampler(SyntheticShapes(seed: validationSeed(seed))), folder + "/val", valCount)],
-                      progress: progress)
-        }
-    }
-
     /// The committed demo set in samples/ is `writeSamples(to: "samples", count: demoCount,
     /// seed: demoSeed)`: a seed no training run uses by default (they use 1).
     public static let demoSeed: UInt64 = 7
@@ -288,23 +268,19 @@ public struct SyntheticShapes: Sendable {
     public static func writeSamples(to root: String, count: Int, seed: UInt64, replacing: Bool = false) throws {
         try checkCounts([("count", count)])
         try writeFolderAtomically(at: root, replacing: replacing) { folder in
-            try write(to: folder, jobs: [(sampler(SyntheticShapes(seed: seed)), folder, count)], progress: nil)
+            try write(to: folder, jobs: [(SyntheticShapes(seed: seed).sampler, folder, count)], progress: nil)
         }
     }
 
     /// The largest image count of one split a writer accepts (about 40 GB of PNGs at 256 x 256).
     public static let maximumImageCount = 1_000_000
 
-    private static func checkCounts(_ counts: [(String, Int)]) throws {
+    static func checkCounts(_ counts: [(String, Int)]) throws {
         for (name, count) in counts where !(0...maximumImageCount).contains(count) {
             throw SyntheticShapesError(parameter: name, value: count)
         }
     }
 
-    /// Image i of `generator`, as `write` takes it.
-    static func sampler(_ generator: SyntheticShapes) -> @Sendable (Int) -> (Image, [LabeledObject]) {
-        { index in let s = generator.sample(index: index); return (s.image, s.objects) }
-    }
 
     /// Writes classes.txt and, for each split, `count` images and label files named 000000…
     /// into `folder`/images and `folder`/labels, in parallel; image i is `sample(i)`. Shared by
@@ -333,6 +309,46 @@ public struct SyntheticShapes: Sendable {
         if let error = state.firstError { throw error }
     }
 }
+
+/// A deterministic generator of the three shape classes (`SyntheticShapes`, `OtherShapes`,
+/// `VariedShapes`): image i depends only on (seed, i), and the validation images come from a
+/// seed of the generator's own (`validationSeed`), so they are never training images.
+public protocol ShapesGenerator: Sendable {
+    init(seed: UInt64)
+    /// The validation stream's seed for a training seed.
+    static func validationSeed(_ seed: UInt64) -> UInt64
+    /// Image `index` and its labels (normalised to the image).
+    func sample(index: Int) -> (image: Image, objects: [LabeledObject])
+}
+
+extension ShapesGenerator {
+    /// Image i of this generator, as `SyntheticShapes.write` takes it.
+    var sampler: @Sendable (Int) -> (Image, [LabeledObject]) {
+        { index in let s = sample(index: index); return (s.image, s.objects) }
+    }
+
+    /// Writes a data set folder: classes.txt, then train/ and val/, each with images/ (PNG,
+    /// `000000.png`, ...) and labels/ (YOLO). The validation images are
+    /// `Self(seed: validationSeed(seed))`, a stream disjoint from the training one.
+    /// Images are made on all cores; `progress(done, total)` is called every 100 images and at
+    /// the end, one call at a time.
+    ///
+    /// The folder appears whole or not at all (`writeFolderAtomically`): everything is written
+    /// into a temporary sibling that is renamed to `root` when complete, so an interrupted run
+    /// never leaves a folder that looks like a data set. A non-empty `root` is refused
+    /// (`FolderWriteError`, kind `.notEmpty`) unless `replacing`, which swaps the whole folder.
+    public static func writeDataset(to root: String, trainCount: Int, valCount: Int, seed: UInt64, replacing: Bool = false,
+                                    progress: ((Int, Int) -> Void)? = nil) throws {
+        try SyntheticShapes.checkCounts([("trainCount", trainCount), ("valCount", valCount)])
+        try writeFolderAtomically(at: root, replacing: replacing) { folder in
+            try SyntheticShapes.write(to: folder, jobs: [(Self(seed: seed).sampler, folder + "/train", trainCount),
+                                                         (Self(seed: validationSeed(seed)).sampler, folder + "/val", valCount)],
+                                      progress: progress)
+        }
+    }
+}
+
+extension SyntheticShapes: ShapesGenerator {}
 
 /// An image count a writer refuses (negative, or above `SyntheticShapes.maximumImageCount`).
 public struct SyntheticShapesError: Error, CustomStringConvertible, Sendable, Equatable {

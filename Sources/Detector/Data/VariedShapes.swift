@@ -64,7 +64,7 @@ import Foundation
 /// bricks or speckles; its clouds are fractal value noise per channel where `OtherShapes` mixes
 /// two colours by one, and both have flat backgrounds under Gaussian noise), its own clutter (no stars, crosses or bitmap-font text), its own
 /// rasteriser (distance anti-aliasing, not 4 x 4 supersampling) and its own streams.
-public struct VariedShapes: Sendable {
+public struct VariedShapes: ShapesGenerator {
     public static let classNames = SyntheticShapes.classNames
     public let seed: UInt64
 
@@ -477,23 +477,6 @@ public struct VariedShapes: Sendable {
     /// The validation stream's seed (a constant of its own, as `SyntheticShapes.validationSeed`).
     public static func validationSeed(_ seed: UInt64) -> UInt64 { seed ^ 0x5641_5249_4544_5641 }
 
-    /// Writes a data set folder in the layout of `SyntheticShapes.writeDataset` (classes.txt,
-    /// train/ and val/ with images/ and labels/), whole or not at all; the validation images are
-    /// `VariedShapes(seed: validationSeed(seed))`. A non-empty `root` is refused unless `replacing`.
-    public static func writeDataset(to root: String, trainCount: Int, valCount: Int, seed: UInt64, replacing: Bool = false,
-                                    progress: ((Int, Int) -> Void)? = nil) throws {
-        for (name, count) in [("trainCount", trainCount), ("valCount", valCount)] where !(0...SyntheticShapes.maximumImageCount).contains(count) {
-            throw SyntheticShapesError(parameter: name, value: count)
-        }
-        try writeFolderAtomically(at: root, replacing: replacing) { folder in
-            func sampler(_ generator: VariedShapes) -> @Sendable (Int) -> (Image, [LabeledObject]) {
-                { index in let s = generator.sample(index: index); return (s.image, s.objects) }
-            }
-            try SyntheticShapes.write(to: folder, jobs: [(sampler(VariedShapes(seed: seed)), folder + "/train", trainCount),
-                                                         (sampler(VariedShapes(seed: validationSeed(seed))), folder + "/val", valCount)],
-                                      progress: progress)
-        }
-    }
 }
 
 /// The background styles of `VariedShapes`.

@@ -36,46 +36,22 @@ extension Dataset {
         }
     }
 
-    /// `root/test/images/` and `root/test/labels/`, read as `load` reads a split: the images
-    /// sorted by name, hidden files ignored, every other entry checked (`checkImageEntry`) and,
-    /// when it is not a readable image or its label file is bad, skipped with a warning
-    /// (thrown in strict mode); an image without a label file has no objects. Kept apart from
-    /// `load` (which reads train/ and val/) until Dataset.swift reads a test split itself.
+    /// `root/test/images/` and `root/test/labels/` (which `load` does not read), read by
+    /// `loadSplit` as `load` reads train/ and val/.
     ///
     /// - Throws: `DatasetError` when there is no `test/images/` folder, it cannot be listed, or
     ///   it holds no usable image.
     public static func loadTestSplit(root: String, classCount: Int, strict: Bool = false) throws -> (split: DatasetSplit, warnings: [String]) {
-        let folder = root + "/test", imagesFolder = folder + "/images", labelsFolder = folder + "/labels"
+        let folder = root + "/test", imagesFolder = folder + "/images"
         guard RegularFile.problem(at: imagesFolder)?.isFolder == true else {
             throw DatasetError(path: imagesFolder, kind: .missingFolder, reason: "no such folder: a test split is test/images/*.png or *.jpg with test/labels/*.txt")
         }
-        let entries: [String]
-        do { entries = try FileManager.default.contentsOfDirectory(atPath: imagesFolder).filter { !$0.hasPrefix(".") }.sorted() } catch {
-            throw DatasetError(path: imagesFolder, kind: .unreadable, reason: "cannot list the folder: \(error.localizedDescription)")
-        }
         var warnings: [String] = []
-        if RegularFile.problem(at: labelsFolder)?.isFolder != true {
-            warnings.append("\(labelsFolder): no such folder; the images of test have no objects")
-        }
-        var items: [DatasetItem] = []
-        var skipped = 0
-        for file in entries {
-            let imagePath = imagesFolder + "/" + file
-            let stem = String(file[..<(file.lastIndex(of: ".") ?? file.endIndex)])
-            let labelPath = labelsFolder + "/" + stem + ".txt"
-            do {
-                try checkImageEntry(imagePath)
-                items.append(DatasetItem(imagePath: imagePath, labelPath: labelPath, objects: try readLabels(path: labelPath, classCount: classCount)))
-            } catch {
-                if strict { throw error }
-                skipped += 1
-                warnings.append("\(error) (image skipped)")
-            }
-        }
-        guard !items.isEmpty else {
+        let split = try loadSplit(folder, name: "test", classCount: classCount, strict: strict, warnings: &warnings)
+        guard !split.items.isEmpty else {
             throw DatasetError(path: imagesFolder, kind: .noImages,
-                               reason: skipped == 0 ? "no PNG or JPEG images" : "no usable images: all \(skipped) skipped")
+                               reason: split.skippedImages == 0 ? "no PNG or JPEG images" : "no usable images: all \(split.skippedImages) skipped")
         }
-        return (DatasetSplit(name: "test", items: items, skippedImages: skipped), warnings)
+        return (split, warnings)
     }
 }

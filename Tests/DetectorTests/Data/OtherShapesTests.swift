@@ -191,23 +191,7 @@ import Testing
     }
 
     @Test func writeDatasetIsReproducibleToTheByteAndLoads() throws {
-        let one = try Fixtures.temporaryFolder("other").path, two = try Fixtures.temporaryFolder("other").path
-        try OtherShapes.writeDataset(to: one, trainCount: 3, valCount: 2, seed: 11)
-        try OtherShapes.writeDataset(to: two, trainCount: 3, valCount: 2, seed: 11)
-        let files = try FileManager.default.subpathsOfDirectory(atPath: one).filter { $0.hasSuffix(".png") || $0.hasSuffix(".txt") }.sorted()
-        #expect(files.count == 1 + 2 * 5)
-        for file in files {
-            #expect(FileManager.default.contents(atPath: one + "/" + file) == FileManager.default.contents(atPath: two + "/" + file), "\(file)")
-        }
-        let dataset = try Dataset.load(path: one, classNames: OtherShapes.classNames, strict: true)
-        #expect(dataset.train.items.count == 3 && dataset.validation?.items.count == 2)
-        let val = OtherShapes(seed: OtherShapes.validationSeed(11))
-        for (k, item) in (dataset.validation?.items ?? []).enumerated() {
-            let expected = val.sample(index: k)
-            #expect(try PNG.read(path: item.imagePath) == expected.image)
-            #expect(try String(contentsOfFile: item.labelPath, encoding: .utf8) == formatLabels(expected.objects))
-        }
-        #expect(throws: FolderWriteError.self) { try OtherShapes.writeDataset(to: one, trainCount: 1, valCount: 1, seed: 1) }
+        try expectWrittenDatasetMatchesGenerator(OtherShapes.self, folderName: "other", trainCount: 3, valCount: 2)
     }
 }
 

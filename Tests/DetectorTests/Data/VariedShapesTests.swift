@@ -266,26 +266,6 @@ final class UnsafeMutableSendable<T>: @unchecked Sendable {
     }
 
     @Test func writeDatasetIsReproducibleToTheByteAndLoads() throws {
-        let one = try Fixtures.temporaryFolder("varied").path, two = try Fixtures.temporaryFolder("varied").path
-        try VariedShapes.writeDataset(to: one, trainCount: 4, valCount: 2, seed: 11)
-        try VariedShapes.writeDataset(to: two, trainCount: 4, valCount: 2, seed: 11)
-        let files = try FileManager.default.subpathsOfDirectory(atPath: one).filter { $0.hasSuffix(".png") || $0.hasSuffix(".txt") }.sorted()
-        #expect(files.count == 1 + 2 * 6)
-        for file in files {
-            #expect(FileManager.default.contents(atPath: one + "/" + file) == FileManager.default.contents(atPath: two + "/" + file), "\(file)")
-        }
-        let dataset = try Dataset.load(path: one, classNames: VariedShapes.classNames, strict: true)
-        #expect(dataset.train.items.count == 4 && dataset.validation?.items.count == 2)
-        let train = VariedShapes(seed: 11), val = VariedShapes(seed: VariedShapes.validationSeed(11))
-        for (k, item) in dataset.train.items.enumerated() {
-            let expected = train.sample(index: k)
-            #expect(try PNG.read(path: item.imagePath) == expected.image)
-            #expect(try String(contentsOfFile: item.labelPath, encoding: .utf8) == formatLabels(expected.objects))
-        }
-        for (k, item) in (dataset.validation?.items ?? []).enumerated() {
-            #expect(try PNG.read(path: item.imagePath) == val.sample(index: k).image)
-        }
-        #expect(throws: FolderWriteError.self) { try VariedShapes.writeDataset(to: one, trainCount: 1, valCount: 1, seed: 1) }
-        #expect(throws: SyntheticShapesError.self) { try VariedShapes.writeDataset(to: two + "-x", trainCount: -1, valCount: 1, seed: 1) }
+        try expectWrittenDatasetMatchesGenerator(VariedShapes.self, folderName: "varied", trainCount: 4, valCount: 2)
     }
 }
