@@ -63,9 +63,6 @@ final class BatchQueue<Labels>: @unchecked Sendable {
         shared.free = shared.all
         threads?.threadStarted()
         let thread = Thread {
-            let mode = ProcessInfo.processInfo.environment["DETECTOR_PRODUCER"] ?? ""
-            if mode == "nice" { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10) }
-            if mode == "idle" { var p = sched_param(); _ = pthread_setschedparam(pthread_self(), 5, &p) }
             BatchQueue.produce(positions, shared: shared, threads: threads, make: make)
         }
         thread.name = "detector-batches"
