@@ -492,11 +492,11 @@ public final class Trainer {
         let mosaics = mosaicSchedule(epoch: epoch)
         let queue = options.prefetch > 0
             ? BatchQueue<[[LabeledObject]]>(positions: done.batches..<batches, depth: options.prefetch,
-                                            floatsPerBatch: batchSize * maker.floatsPerImage, threads: batchProducers) { b, buffer in
-                // One image after the other on the producer's thread: the step keeps both cores,
-                // and the producer takes what the step leaves (a second thread would only take
-                // more from the step; measured in the commit that added this).
-                maker.make(indicesOf(b), epoch: epoch, mosaics: mosaics, parallel: false, into: buffer)
+                                            floatsPerBatch: batchSize * maker.floatsPerImage, threads: batchProducers) { b, buffer, byStep in
+                // The producer makes its images one after the other on its low-priority thread,
+                // in the time the step leaves idle; a step that finds its batch not started
+                // makes it on both cores, as without prefetch.
+                maker.make(indicesOf(b), epoch: epoch, mosaics: mosaics, parallel: byStep, into: buffer)
             }
             : nil
         // Every way out of the epoch (its end, a time limit, the budget, an error) ends the producer.
