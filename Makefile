@@ -83,8 +83,10 @@ bench: deps
 	$(SWIFT) build -c release --product detector-bench
 	$(BIN)/detector-bench --config models/tiny-dsc.json --threads $(BENCH_THREADS)
 
-# Ours and the peers (PyTorch, ONNX Runtime) alternately, from ../shared/bench (needs
-# `pip install torch onnxruntime onnx` and libjemalloc2).
+# Ours and the peers (PyTorch, ONNX Runtime, OpenVINO) alternately, ROUNDS=3 rounds, 2 threads
+# each, from ../shared/bench; one table of each program's best round, latency min and p10, and
+# the per-round ratios against ours (needs `pip install torch onnxruntime onnx openvino` and
+# libjemalloc2; PROGRAMS="ours ort" for a subset).
 bench-peers: deps
 	bash scripts/bench_peers.sh
 

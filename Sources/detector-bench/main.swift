@@ -7,14 +7,19 @@ import Foundation
 /// several batch sizes, inference latency and throughput, achieved GFLOP/s, peak resident
 /// memory and a per-layer breakdown of one training step, for each of the `--threads` counts; each
 /// count's figures end in one JSON object line.
-/// Each figure is the median of `blocks` timed blocks (each at least `seconds` long) after a
-/// warm-up, the way scripts/bench_peers.sh times the PyTorch and ONNX Runtime peers.
+///
+/// Statistics that a shared machine cannot inflate: interference (other processes, page
+/// faults, a descheduled worker) only ever slows a program down, so the fastest measurement is
+/// the closest to its own speed. Throughput is timed in `blocks` rounds (each at least
+/// `seconds` long, after a warm-up, as the peers' bench scripts do) and each round is printed
+/// with the best; latency times every call on its own for blocks x seconds and reports the
+/// minimum, the 10th percentile and the median (as the ONNX Runtime and OpenVINO scripts).
 @main
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "detector-bench", abstract: "Benchmark the engine (training and inference speed, memory).")
     @Option(help: "Model config.") var config = "models/tiny-dsc.json"
     @Option(help: "Training batch sizes, comma-separated.") var trainBatches = "1,8,16,32"
-    @Option(help: "Timed blocks per figure (the median is reported).") var blocks = 7
+    @Option(help: "Timed rounds per throughput figure (each is printed, and the best); latency is timed for blocks x seconds.") var blocks = 7
     @Option(help: "Minimum seconds per block.") var seconds = 1.0
     @Flag(help: "Short run: 3 blocks of 0.3 s.") var quick = false
     @Flag(help: "Only the memory check: RSS after 20 and after 200 training steps at batch 16.") var memory = false
@@ -62,8 +67,8 @@ struct Bench: ParsableCommand {
             network.backward(result.gradient)
             optimizer.step()
         }
-        /// Median over blocks of the rate (calls per second) of `body`.
-        func measure(_ body: () -> Void) -> (median: Double, low: Double, high: Double) {
+        /// The rate (calls per second) of `body` in each of `blocks` rounds, after two warm-up calls.
+        func measure(_ body: () -> Void) -> Rounds {
             for _ in 0..<2 { body() }
             var rates: [Double] = []
             for _ in 0..<blocks {
@@ -72,8 +77,21 @@ struct Bench: ParsableCommand {
                 repeat { body(); calls += 1 } while Date().timeIntervalSince(start) < minimum
                 rates.append(Double(calls) / Date().timeIntervalSince(start))
             }
-            rates.sort()
-            return (rates[rates.count / 2], rates.first!, rates.last!)
+            return Rounds(rates)
+        }
+        /// Every call of `body` timed on its own (seconds), for blocks x seconds and at least 20
+        /// calls, after ten warm-up calls.
+        func timeCalls(_ body: () -> Void) -> Latency {
+            for _ in 0..<10 { body() }
+            var samples: [Double] = []
+            let start = DispatchTime.now().uptimeNanoseconds
+            let budget = UInt64(Double(blocks) * minimum * 1e9)
+            while samples.count < 20 || DispatchTime.now().uptimeNanoseconds - start < budget {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                body()
+                samples.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+            }
+            return Latency(samples)
         }
 
         print(network.table())
@@ -93,29 +111,28 @@ struct Bench: ParsableCommand {
         for threadCount in try threadCounts() { try Engine.withThreadCount(threadCount) {
         print("engine threads: \(threadCount)")
         let trainingFlops = Double(network.flopsPerImage) * 2.6  // forward + backward ≈ 0.371 / 0.143 of forward for this network
-        var trainRates: [String: Double] = [:]
+        var trainRounds: [String: Rounds] = [:]
         // Peak RSS of the process while training at batch 16 (as the peers' figure: a process
         // that trains), read before the inference passes allocate their own activations.
         var trainingPeak16: Double? = nil
         for batch in trainBatches.split(separator: ",").compactMap({ Int($0) }) {
             let input = batchInput(batch), t = targets(batch)
             resetPeak()
-            let r = measure { trainStep(input, t) }
+            let r = measure { trainStep(input, t) }.scaled(by: Double(batch))
             if batch == 16 { trainingPeak16 = peakMiB() }
-            let images = r.median * Double(batch)
-            trainRates[String(batch)] = images
-            print(String(format: "train batch %2d: %7.1f images/s (%.1f–%.1f), %.1f ms/step, ~%.0f GFLOP/s",
-                         batch, images, r.low * Double(batch), r.high * Double(batch), 1000 / r.median, images * trainingFlops / 1e9))
+            trainRounds[String(batch)] = r
+            print(String(format: "train batch %2d: best %7.1f images/s, %.1f ms/step, ~%.0f GFLOP/s; median %.1f; rounds %@",
+                         batch, r.best, 1000 * Double(batch) / r.best, r.best * trainingFlops / 1e9, r.median, r.text))
         }
         let folded = network.foldedForInference()
         let one = batchInput(1)
-        let latency = measure { _ = one.withUnsafeBufferPointer { folded.forward($0.baseAddress!, batch: 1) } }
-        print(String(format: "inference batch  1: %.2f ms latency (%.2f–%.2f)", 1000 / latency.median, 1000 / latency.high, 1000 / latency.low))
+        let latency = timeCalls { _ = one.withUnsafeBufferPointer { folded.forward($0.baseAddress!, batch: 1) } }
+        print(String(format: "inference batch  1: latency min %.3f ms, p10 %.3f, median %.3f (%d calls)",
+                     1000 * latency.minimum, 1000 * latency.p10, 1000 * latency.median, latency.count))
         let sixteen = batchInput(16)
-        let throughput = measure { _ = sixteen.withUnsafeBufferPointer { folded.forward($0.baseAddress!, batch: 16) } }
-        let inferImages = throughput.median * 16
-        print(String(format: "inference batch 16: %.1f images/s (%.1f–%.1f), ~%.0f GFLOP/s", inferImages, throughput.low * 16,
-                     throughput.high * 16, inferImages * Double(network.flopsPerImage) / 1e9))
+        let throughput = measure { _ = sixteen.withUnsafeBufferPointer { folded.forward($0.baseAddress!, batch: 16) } }.scaled(by: 16)
+        print(String(format: "inference batch 16: best %.1f images/s, ~%.0f GFLOP/s; median %.1f; rounds %@", throughput.best,
+                     throughput.best * Double(network.flopsPerImage) / 1e9, throughput.median, throughput.text))
         // Per-layer breakdown of inference at batch 1 (the latency figure).
         folded.recordsLayerTimes = true
         folded.resetLayerTimes()
@@ -148,9 +165,60 @@ struct Bench: ParsableCommand {
         print(trainingPeak16 != nil
               ? String(format: "peak resident memory while training at batch 16: %.1f MiB", peak)
               : String(format: "peak resident memory since the last training measurement: %.1f MiB", peak))
-        let trainJSON = trainRates.keys.sorted { Int($0)! < Int($1)! }.map { "\"\($0)\": \(String(format: "%.1f", trainRates[$0]!))" }.joined(separator: ", ")
-        print("{\"config\": \"\(self.config)\", \"threads\": \(threadCount), \"isa\": \"\(KernelISA.selected.rawValue)\", \"train_images_per_s\": {\(trainJSON)}, \"infer_ms_batch1\": \(String(format: "%.3f", 1000 / latency.median)), \"infer_images_per_s_batch16\": \(String(format: "%.1f", inferImages)), \"peak_rss_mib\": \(String(format: "%.1f", peak))}")
+        // Throughput keys hold the best round (their `_rounds` twins every round, `_median` the
+        // median); infer_ms_batch1 the median latency, beside its minimum and 10th percentile.
+        let batches = trainRounds.keys.sorted { Int($0)! < Int($1)! }
+        func object(_ value: (Rounds) -> String) -> String {
+            "{" + batches.map { "\"\($0)\": \(value(trainRounds[$0]!))" }.joined(separator: ", ") + "}"
+        }
+        let fields: [(String, String)] = [
+            ("config", "\"\(self.config)\""),
+            ("threads", String(threadCount)),
+            ("isa", "\"\(KernelISA.selected.rawValue)\""),
+            ("train_images_per_s", object { String(format: "%.1f", $0.best) }),
+            ("train_images_per_s_median", object { String(format: "%.1f", $0.median) }),
+            ("train_images_per_s_rounds", object { $0.json }),
+            ("infer_ms_batch1", String(format: "%.4f", 1000 * latency.median)),
+            ("infer_ms_batch1_min", String(format: "%.4f", 1000 * latency.minimum)),
+            ("infer_ms_batch1_p10", String(format: "%.4f", 1000 * latency.p10)),
+            ("infer_calls_batch1", String(latency.count)),
+            ("infer_images_per_s_batch16", String(format: "%.1f", throughput.best)),
+            ("infer_images_per_s_batch16_median", String(format: "%.1f", throughput.median)),
+            ("infer_images_per_s_batch16_rounds", throughput.json),
+            ("peak_rss_mib", String(format: "%.1f", peak)),
+        ]
+        print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
         } }
+    }
+}
+
+/// Throughput rounds (rates): each round as measured, the best (the maximum) and the median.
+struct Rounds {
+    var values: [Double]
+    init(_ values: [Double]) { precondition(!values.isEmpty); self.values = values }
+    var best: Double { values.max()! }
+    /// The middle value; the mean of the two middle ones for an even count.
+    var median: Double {
+        let s = values.sorted(), n = s.count
+        return n % 2 == 1 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2])
+    }
+    func scaled(by factor: Double) -> Rounds { Rounds(values.map { $0 * factor }) }
+    /// "205.1 210.3 199.8" in the order measured.
+    var text: String { values.map { String(format: "%.1f", $0) }.joined(separator: " ") }
+    var json: String { "[" + values.map { String(format: "%.1f", $0) }.joined(separator: ", ") + "]" }
+}
+
+/// Per-call latencies (seconds): the minimum, the 10th percentile and the median, as the peer
+/// scripts compute them (sorted samples s, p10 = s[⌊n/10⌋], median the middle value).
+struct Latency {
+    var sorted: [Double]
+    init(_ samples: [Double]) { precondition(!samples.isEmpty); sorted = samples.sorted() }
+    var count: Int { sorted.count }
+    var minimum: Double { sorted[0] }
+    var p10: Double { sorted[sorted.count / 10] }
+    var median: Double {
+        let n = sorted.count
+        return n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2])
     }
 }
 

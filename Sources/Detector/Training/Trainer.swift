@@ -263,8 +263,6 @@ public final class Trainer {
         }
     }
 
-    var prefetchDepth: Int { ProcessInfo.processInfo.environment["DETECTOR_PRODUCER"] == "off" ? 0 : options.prefetch }
-
     /// Whether this run keeps a moving average of the weights.
     var usesEMA: Bool { options.ema && options.overfit == nil }
 
@@ -414,7 +412,7 @@ public final class Trainer {
         }
         // The batch buffer of steps that make their own batch (without prefetch; the queue has its own).
         let per = config.inputWidth * config.inputHeight * 3
-        let input = UnsafeMutablePointer<Float>.allocate(capacity: prefetchDepth > 0 ? 1 : batchSize * per)
+        let input = UnsafeMutablePointer<Float>.allocate(capacity: options.prefetch > 0 ? 1 : batchSize * per)
         defer { input.deallocate() }
         var stoppedInEpoch: (epoch: Int, batch: Int)? = nil
         var stop: Stop? = nil
@@ -482,8 +480,9 @@ public final class Trainer {
         let epochStart = Date().addingTimeInterval(-done.seconds)
         let spentBefore = timing.spent
         var rng = SplitMix64(seed: options.seed &+ UInt64(epoch) &* 7919)
-        var order = Array(train.indices)
-        order.shuffle(using: &rng)
+        var shuffled = Array(train.indices)
+        shuffled.shuffle(using: &rng)
+        let order = shuffled  // read by the producer thread: a constant
         let indicesOf = { (b: Int) in Array(order[(b * batchSize)..<min((b + 1) * batchSize, order.count)]) }
         // The batches are a function of (seed, epoch, image): made ahead on the producer thread
         // or here in the step, they are the same bytes. The mosaic schedule is fixed for the
@@ -491,10 +490,13 @@ public final class Trainer {
         // an epoch changes).
         let maker = batchMaker(samples: train, augment: options.overfit == nil && options.augmentation != .none)
         let mosaics = mosaicSchedule(epoch: epoch)
-        let queue = prefetchDepth > 0
-            ? BatchQueue<[[LabeledObject]]>(positions: done.batches..<batches, depth: prefetchDepth,
-                                            floatsPerBatch: batchSize * maker.floatsPerImage, threads: batchProducers) { b, buffer in
-                maker.make(indicesOf(b), epoch: epoch, mosaics: mosaics, parallel: ProcessInfo.processInfo.environment["DETECTOR_PRODUCER"] == "parallel", into: buffer)
+        let queue = options.prefetch > 0
+            ? BatchQueue<[[LabeledObject]]>(positions: done.batches..<batches, depth: options.prefetch,
+                                            floatsPerBatch: batchSize * maker.floatsPerImage, threads: batchProducers) { b, buffer, byStep in
+                // The producer makes its images one after the other on its low-priority thread,
+                // in the time the step leaves idle; a step that finds its batch not started
+                // makes it on both cores, as without prefetch.
+                maker.make(indicesOf(b), epoch: epoch, mosaics: mosaics, parallel: byStep, into: buffer)
             }
             : nil
         // Every way out of the epoch (its end, a time limit, the budget, an error) ends the producer.
