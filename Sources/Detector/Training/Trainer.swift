@@ -217,6 +217,8 @@ public final class Trainer {
     public var trainedSeconds: Double { timing.spent }
     /// The budget (seconds) whose last epoch the checkpoint holds; nil: none ended.
     var budgetEnded: Double? = nil
+    /// How long the last epoch's checkpoints and plot took to write (counted in the budget).
+    var lastSaveSeconds = 0.0
     /// What last.safetensors holds, for messages ("after epoch 3"); nil: this run has none yet.
     var savedCheckpoint: String? = nil
     /// The batch producers (`options.prefetch`) started, and running: none once an epoch ends,
@@ -420,7 +422,8 @@ public final class Trainer {
         // max: a negative `epochs` from a library caller trains nothing instead of trapping.
         epochLoop: for epoch in startEpoch..<max(startEpoch, options.epochs) {
             let resumed = epoch == startEpoch ? resumedEpoch : nil
-            if resumed == nil && !timing.fits(elapsed: timing.spent, estimates(done: nil)) {
+            // Later epochs follow the end of the one before (`endEpoch` decides there).
+            if epoch == startEpoch && resumed == nil && !timing.fits(elapsed: timing.spent, estimates(done: nil)) {
                 stop = .budget
                 break
             }
@@ -444,7 +447,7 @@ public final class Trainer {
             case .none: break
             }
             if ended == .timeLimit { progress(.message("time limit reached after \(epoch + 1) epochs")); break }
-            if endsBudget { stop = .budget; break }
+            if budgetEnded != nil { stop = .budget; break }
             if let stopAfter = options.stopAfterEpoch, epoch + 1 >= stopAfter { break }
         }
         if stop == .budget, let budget = options.timeBudget {
@@ -627,8 +630,14 @@ public final class Trainer {
         // The end's time so far counts in the budget (and the checkpoints); saving them is added after.
         let measured = Date().timeIntervalSince(endStart)
         timing.record(batches: done.batches, trainingSeconds: done.seconds, endSeconds: measured)
+        // Decided once, here, before the checkpoint records it: the budget also ends with this
+        // epoch when no further batch fits once this epoch's saving (as long as the last one's)
+        // is counted. Deciding it again at the next epoch's start, after the save, made the log
+        // plan one more epoch than the run trained, and a resume train it.
+        let endsBudget = endsBudget || (options.timeBudget != nil && !isLast
+            && !timing.fits(elapsed: timing.spent + lastSaveSeconds, estimates(done: nil)))
         if options.timeBudget != nil {
-            summary.plannedEpochs = cut || isLast ? epoch + 1
+            summary.plannedEpochs = cut || isLast || endsBudget ? epoch + 1
                 : max(epoch + 1, timing.plannedEpochs(done: epoch + 1, elapsed: timing.spent, estimates(done: nil),
                                                       cap: options.epochs))
         }
@@ -647,7 +656,8 @@ public final class Trainer {
         try save(to: lastPath, epoch: epoch + 1, summary: summary)
         progress(.checkpoint(path: lastPath, epoch: epoch + 1, batch: 0))
         try? writeLossPlot()
-        timing.endSeconds += Date().timeIntervalSince(endStart) - measured
+        lastSaveSeconds = Date().timeIntervalSince(endStart) - measured
+        timing.endSeconds += lastSaveSeconds
         progress(.epoch(summary))
         return decision
     }
