@@ -10,15 +10,17 @@ program fails.
    weights' predictions (`detect --json`) with pycocotools too, when it is installed.
    - trees: NEON aerial tree crowns (data/dev-trees, from ../shared/data/dev_trees.py: 78 crops
      for training, 20 from an area of the scene never seen in training as val), one class;
-     config runs/accuracy/tiny-dsc-trees.json = models/tiny-dsc.json with classes ["tree"],
-     the head resized to match and anchors from `train-detector anchors 5` on its training split.
+     config runs/accuracy/tiny-dsc-trees.json = TREES_CONFIG (models/tiny-dsc-s16.json, the
+     family's best at equal compute in the ablation) with classes ["tree"], the head resized to
+     match and anchors from `train-detector anchors 5` on its training split.
    - shapes: the synthetic shapes (data/shapes, `train-detector generate`: 2000 train + 200 val,
-     seed 1), config models/tiny-dsc-shapes.json, as `make model`. Each shapes run's final
-     weights are also evaluated on the second generator's val split.
+     seed 1), config models/tiny-dsc-shapes.json (the shipped model's: stride 16, BCE
+     objectness). Each shapes run's final weights are also evaluated on the second generator's
+     val split.
    The budget is `--time MINUTES` when `train-detector --help` lists it (the schedule fitted to
    the budget, validation included); else `--time-limit SECONDS` with an --epochs estimated at
    200 images/s, which runs out of time before its schedule ends (figures then pessimistic).
-   Learning rate 0.003 (`make model`'s), seed 1.
+   Learning rate 0.003 and weight decay 0.05 (`make model`'s recipe: RECIPE), seed 1.
 2. With ULTRALYTICS=1, after each of our runs, the same data and budget with
    scripts/ultralytics_baseline.py (yolo26n from scratch, all cores), scored by pycocotools
    on its final weights: the two programs run one after the other, never at once.
@@ -32,7 +34,8 @@ recorded beside every run: on a shared machine wall-clock budgets buy less CPU t
 CPU seconds each run got are reported too.
 
 Environment: BUDGETS="2.5 5 10" (minutes), DATASETS=trees,shapes, ULTRALYTICS=1, OTHER=0 (skip
-step 3), BIN=.build/release, OUT=runs/accuracy, LR=0.003, SHARED=../shared,
+step 3), BIN=.build/release, OUT=runs/accuracy, LR=0.003, RECIPE="--weight-decay 0.05" (more
+train-detector options), TREES_CONFIG=models/tiny-dsc-s16.json, SHARED=../shared,
 ULTRALYTICS_MODEL=yolo26n.yaml.
 """
 import json
@@ -53,6 +56,8 @@ BIN = os.environ.get("BIN", ".build/release")
 OUT = os.environ.get("OUT", "runs/accuracy")
 SHARED = os.environ.get("SHARED", "../shared")
 LR = os.environ.get("LR", "0.003")
+RECIPE = os.environ.get("RECIPE", "--weight-decay 0.05").split()
+TREES_CONFIG = os.environ.get("TREES_CONFIG", "models/tiny-dsc-s16.json")
 ULTRALYTICS = os.environ.get("ULTRALYTICS", "") not in ("", "0")
 ULTRALYTICS_MODEL = os.environ.get("ULTRALYTICS_MODEL", "yolo26n.yaml")
 OTHER = os.environ.get("OTHER", "1") not in ("", "0")
@@ -139,15 +144,15 @@ def ensure_data(name):
 
 
 def trees_config(data):
-    """models/tiny-dsc.json with the data set's classes, the head resized to anchors x (5 +
-    classes) and anchors from the data (`train-detector anchors 5`)."""
-    config = json.load(open("models/tiny-dsc.json"))
+    """TREES_CONFIG with the data set's classes, the head resized to anchors x (5 + classes) and
+    anchors from the data (`train-detector anchors 5`, in that config's grid)."""
+    config = json.load(open(TREES_CONFIG))
     classes = [line.strip() for line in open(os.path.join(data, "classes.txt")) if line.strip()]
-    out, _, _ = run([TRAIN, "anchors", "5", "--data", data, "--config", "models/tiny-dsc.json"])
+    out, _, _ = run([TRAIN, "anchors", "5", "--data", data, "--config", TREES_CONFIG])
     match = re.search(r'"anchors": (\[.*\])', out)
     if match:
         config["anchors"] = json.loads(match.group(1))
-    config["name"] = "tiny-dsc-trees"
+    config["name"] = config["name"] + "-trees"
     config["classes"] = classes
     config["layers"][-1]["filters"] = len(config["anchors"]) * (5 + len(classes))
     path = os.path.join(OUT, "tiny-dsc-trees.json")
@@ -199,7 +204,7 @@ def train_ours(dataset, data, config, budget, use_time, use_coco):
     name = f"{dataset}-{budget:g}"
     folder = os.path.join(OUT, name)
     train_count = count_images(os.path.join(data, "train"))
-    cmd = [TRAIN, "--data", data, "--config", config, "--lr", LR, "--seed", "1", "--out", folder, "--exist-ok"]
+    cmd = [TRAIN, "--data", data, "--config", config, "--lr", LR] + RECIPE + ["--seed", "1", "--out", folder, "--exist-ok"]
     if use_time:
         cmd += ["--time", f"{budget:g}"]
     else:
@@ -303,7 +308,7 @@ def main():
     log(f"budget option: {'--time MINUTES' if use_time else '--time-limit SECONDS (this train-detector has no --time)'}")
 
     results = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "cores": os.cpu_count(), "load_at_start": load(),
-               "budgets_min": BUDGETS, "datasets": DATASETS, "lr": float(LR), "budget_option": "--time" if use_time else "--time-limit",
+               "budgets_min": BUDGETS, "datasets": DATASETS, "lr": float(LR), "recipe": RECIPE, "trees_config": TREES_CONFIG, "budget_option": "--time" if use_time else "--time-limit",
                "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE, text=True).stdout.strip(),
                "runs": []}
     data = {d: ensure_data(d) for d in DATASETS}
