@@ -196,7 +196,7 @@ struct Train: ParsableCommand {
             options.batchSize = batchSize
             options.learningRate = lr
             options.seed = seed
-            options.overfit = overfit
+            options.overfitImages = overfit
             options.resume = resume
             options.existOK = existOk
             options.allowConfigChange = allowConfigChange

@@ -42,7 +42,7 @@ public func trainingEpochLine(_ e: EpochSummary, timeBudget: Double? = nil, trai
 /// `300 epochs at most (overfit mode: no augmentation)`.
 public func trainingStartLine(trainImages: Int, validationImages: Int, options: TrainingOptions, epochCap: Int?) -> String {
     let length = options.timeBudget.map { "for \(durationText($0))" + (epochCap.map { " (at most \($0) epochs)" } ?? "") }
-        ?? "\(options.epochs) epochs\(options.overfit != nil ? " at most (overfit mode: no augmentation)" : "")"
+        ?? "\(options.epochs) epochs\(options.isOverfitting ? " at most (overfit mode: no augmentation)" : "")"
     return "training on \(trainImages) images\(validationImages == 0 ? "" : ", validating on \(validationImages)"), batch \(options.batchSize), \(length); output in \(options.outputFolder)"
 }
 

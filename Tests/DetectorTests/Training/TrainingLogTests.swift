@@ -49,7 +49,7 @@ import Testing
         #expect(trainingStartLine(trainImages: 6, validationImages: 0, options: options, epochCap: 30)
                 == "training on 6 images, batch 16, for 10m00s (at most 30 epochs); output in runs/train-1")
         options.timeBudget = nil
-        options.overfit = 4
+        options.overfitImages = 4
         options.epochs = 300
         #expect(trainingStartLine(trainImages: 4, validationImages: 0, options: options, epochCap: nil)
                 == "training on 4 images, batch 16, 300 epochs at most (overfit mode: no augmentation); output in runs/train-1")
