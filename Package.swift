@@ -55,9 +55,11 @@ let package = Package(
             "Detector", "CommandSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimised),
         // The loaders' fuzz driver (`make fuzz`; the tests run it for a bounded number of cases).
+        // CommandSupport for the shipped files (the seeds include models/).
         .executableTarget(name: "detector-fuzz", dependencies: [
-            "Detector", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Detector", "CommandSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "DetectorTests", dependencies: ["Detector"], resources: [.copy("Fixtures")]),
+        // CommandSupport for the lookup of the shipped files (ShippedFiles.swift), which the tests check directly.
+        .testTarget(name: "DetectorTests", dependencies: ["Detector", "CommandSupport"], resources: [.copy("Fixtures")]),
     ]
 )

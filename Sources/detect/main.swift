@@ -100,9 +100,6 @@ struct Detect: ParsableCommand {
         if data != nil && coco == nil { throw ValidationError("--data gives the ids of --coco's results; give --coco FILE too") }
     }
 
-    /// The one place an image is read (PNG or JPEG, by its first bytes).
-    static func readImage(_ path: String) throws -> Image { try ImageFile.read(path: path) }
-
     func run() throws {
         // Checked here and not in validate(): ArgumentParser reports leftover unknown options
         // only after validate() passed, so `detect --bogus` would say "give at least one
@@ -133,73 +130,42 @@ struct Detect: ParsableCommand {
         do { detector = try ObjectDetector(modelPath: path) } catch {
             fail("cannot load the model\(modelFromEnvironment ? " (from $DETECTOR_MODEL)" : ""): \(error)")
         }
-        var results: COCOResults? = nil
-        var imageIDs: [Int] = []
+        var cocoOutput: (results: COCOResults, imageIDs: [Int])? = nil
         if coco != nil {
             let identifiers: COCOIdentifiers
             do {
                 identifiers = try data.map { try COCOIdentifiers.load(dataset: $0, classNames: detector.classNames) }
                     ?? .plain(classCount: detector.classNames.count)
             } catch { fail("--data: \(error)") }
-            do { imageIDs = try identifiers.imageIDs(for: sources.images, dataset: data ?? "") } catch { fail("\(error)") }
-            results = COCOResults(identifiers: identifiers)
+            do { cocoOutput = (COCOResults(identifiers: identifiers), try identifiers.imageIDs(for: sources.images, dataset: data ?? "")) } catch {
+                fail("\(error)")
+            }
         }
         do { try plan.createOutputFolder() } catch { fail("\(error)") }
 
-        let options = NMSOptions(scoreThreshold: conf, iouThreshold: iou, classAgnostic: agnostic, maximumDetections: maxDet)
+        let detection = DetectionRun(images: sources.images, targets: plan.targets, detector: detector,
+                                     options: NMSOptions(scoreThreshold: conf, iouThreshold: iou, classAgnostic: agnostic, maximumDetections: maxDet),
+                                     batchSize: batchSize, format: json ? .json : .text(headers: !sources.isSingleFile),
+                                     labelScores: saveConf, coco: cocoOutput)
         let status = StatusLine(enabled: isatty(STDERR_FILENO) != 0 && sources.images.count > 1)
         let started = Date()
-        var failures = sources.errors.count
-        var labelFiles = 0
-        // A batch at a time: the network sees several images per forward pass, and no more
-        // than a batch of decoded images is held.
-        for start in stride(from: 0, to: sources.images.count, by: batchSize) {
-            let batch = start..<min(start + batchSize, sources.images.count)
-            var loaded: [(index: Int, image: Image)] = []
-            for k in batch {
-                do { loaded.append((k, try Self.readImage(sources.images[k].path))) } catch {
-                    status.log(errorLine(error))
-                    failures += 1
-                }
+        let summary = detection.run { event in
+            switch event {
+            case let .output(line): print(line)
+            case let .failure(error): status.log(errorLine(error))
+            case let .wrote(path): status.log("wrote \(path)")
+            case let .progress(done, total):
+                status.show(progressText(done: done, total: total, elapsedSeconds: Date().timeIntervalSince(started)))
             }
-            let detections = detector.detect(loaded.map(\.image), options: options)
-            for ((k, image), detections) in zip(loaded, detections) {
-                let input = sources.images[k], targets = plan.targets[k]
-                if json {
-                    print(detectionJSONLine(image: input.path, width: image.width, height: image.height, detections: detections,
-                                            classNames: detector.classNames))
-                } else {
-                    if !sources.isSingleFile {
-                        print(detectionTextHeader(image: input.path, width: image.width, height: image.height, count: detections.count))
-                    }
-                    for line in detectionTextLines(detections, classNames: detector.classNames) { print(line) }
-                }
-                if coco != nil {
-                    results?.add(imageID: imageIDs[k], path: input.path, width: image.width, height: image.height, detections: detections)
-                }
-                do {
-                    if let target = targets.labels {
-                        let text = yoloLabelText(detections, width: image.width, height: image.height, includeScore: saveConf)
-                        try writeAtomically(Data(text.utf8), to: target)
-                        labelFiles += 1
-                    }
-                    if let target = targets.annotated {
-                        try PNG.write(renderDetections(on: image, detections: detections, classNames: detector.classNames, minimumSide: 512), to: target)
-                        status.log("wrote \(target)")
-                    }
-                } catch {
-                    status.log(errorLine(error))
-                    failures += 1
-                }
-            }
-            status.show(progressText(done: batch.upperBound, total: sources.images.count, elapsedSeconds: Date().timeIntervalSince(started)))
         }
         status.finish()
+        var failures = sources.errors.count + summary.failures
+        let labelFiles = summary.labelFiles
         if saveTxt && labelFiles > 0 {
             let place = plan.outputFolder.map { "under \($0)/labels" } ?? (sources.isSingleFile ? "to \(plan.targets[0].labels ?? "")" : "beside the images")
             log("wrote \(labelFiles) label file\(labelFiles == 1 ? "" : "s") \(place)")
         }
-        if let results, let coco {
+        if let results = summary.cocoResults, let coco {
             do {
                 try results.write(to: coco)
                 log("wrote \(coco) (\(results.results.count) detections of \(results.images.count) images) and \(COCOResults.imagesPath(for: coco))")

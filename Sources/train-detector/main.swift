@@ -196,7 +196,7 @@ struct Train: ParsableCommand {
             options.batchSize = batchSize
             options.learningRate = lr
             options.seed = seed
-            options.overfit = overfit
+            options.overfitImages = overfit
             options.resume = resume
             options.existOK = existOk
             options.allowConfigChange = allowConfigChange
@@ -238,9 +238,8 @@ struct Train: ParsableCommand {
             let trainer = try Trainer(config: config, train: train, validation: validation, options: options)
             log(trainer.network.table())
             if let transfer = trainer.weightTransfer { log(transfer.summary) }
-            let length = time.map { t in "for \(durationText(t * 60))" + (epochs.map { " (at most \($0) epochs)" } ?? "") }
-                ?? "\(options.epochs) epochs\(overfit != nil ? " at most (overfit mode: no augmentation)" : "")"
-            log("training on \(train.count) images\(validation.isEmpty ? "" : ", validating on \(validation.count)"), batch \(batchSize), \(length); output in \(options.outputFolder)")
+            log(trainingStartLine(trainImages: train.count, validationImages: validation.count, options: options,
+                                  epochCap: epochs))
             var lastPrint = Date.distantPast
             let result = try trainer.run { event in
                 switch event {
@@ -258,35 +257,18 @@ struct Train: ParsableCommand {
                 case .checkpoint: break
                 }
             }
-            if result.alreadyComplete, result.timeBudgetSpent, let budget = options.timeBudget {
-                let done = result.epochs.last?.epoch ?? 0
-                print("\(options.outputFolder): already trained \(done) epochs in \(durationText(result.trainedSeconds)), its time budget of \(durationText(budget)); nothing to do (pass a larger --time to train further)")
+            if let line = trainingAlreadyCompleteLine(result, timeBudget: options.timeBudget, epochs: options.epochs) {
+                print(line)
                 return
             }
-            if result.alreadyComplete {
-                let done = result.epochs.last?.epoch ?? options.epochs
-                print("\(options.outputFolder): already trained \(done) epochs; nothing to do (pass --epochs above \(done) to train further)")
-                return
-            }
-            // Only what exists: a run stopped in its first epoch has no best.safetensors or log yet.
-            let outputs = [("weights", ["best.safetensors", "last.safetensors"]), ("log", ["results.jsonl"]), ("plot", ["loss.png"])]
-                .compactMap { label, files -> String? in
-                    let present = files.map { options.outputFolder + "/" + $0 }.filter { FileManager.default.fileExists(atPath: $0) }
-                    return present.isEmpty ? nil : "\(label): " + present.joined(separator: ", ")
-                }
-            if !outputs.isEmpty { log(outputs.joined(separator: "; ")) }
-            if let (epoch, batch) = result.stoppedInEpoch {
-                print(String(format: "time limit: stopped in epoch %d after batch %d (saved in %@/last.safetensors; --resume finishes it) after %@; %d complete epochs",
-                             epoch, batch, options.outputFolder, durationText(result.seconds), epoch - 1))
-            }
+            if let line = trainingOutputsLine(folder: options.outputFolder) { log(line) }
+            if let line = trainingStoppedLine(result) { print(line) }
             if let verdict = result.verdict {
                 print(verdict)
                 log("renders (ground truth dashed, predictions solid): \(options.outputFolder)/overfit/")
                 if result.learned != true { throw ExitCode(2) }
-            } else if let last = result.epochs.last {
-                let budget = options.timeBudget.map { " (time budget \(durationText($0)), \(durationText(result.trainedSeconds)) in epochs)" } ?? ""
-                print(String(format: "trained %d epochs in %@%@: final loss %.4f%@", last.epoch, durationText(result.seconds), budget, last.loss,
-                             last.mAP50.map { String(format: ", val mAP@0.5 %.3f, mAP@[.5:.95] %.3f", $0, last.mAP50to95 ?? 0) } ?? ""))
+            } else if let line = trainingEndLine(result, timeBudget: options.timeBudget) {
+                print(line)
             }
         }
     }
@@ -404,16 +386,7 @@ struct Anchors: ParsableCommand {
         try report {
             let config = try ConfigFile.load(path: resolveConfigPath(config))
             let dataset = try loadDataset(data)
-            var sizes: [(width: Float, height: Float)] = []
-            for item in dataset.train.items {
-                let header = try ImageFile.size(path: item.imagePath)  // header only: no pixel decode
-                let t = LetterboxTransform(sourceWidth: header.width, sourceHeight: header.height,
-                                           targetWidth: config.inputWidth, targetHeight: config.inputHeight)
-                for o in item.objects {
-                    let b = t.sourceNormalisedToNetworkNormalised(o.box)
-                    sizes.append((b.width, b.height))
-                }
-            }
+            let sizes = try letterboxedBoxSizes(dataset.train.items, networkWidth: config.inputWidth, networkHeight: config.inputHeight)
             guard sizes.count >= count else {
                 throw CommandError("\(count) anchors need at least \(count) labelled boxes; the training split of \(data ?? BuiltInDataset.folder) has \(sizes.count)")
             }

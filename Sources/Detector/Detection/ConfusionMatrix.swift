@@ -12,7 +12,7 @@
 ///
 /// 1. each class's detections, by score (descending; the earlier of equal scores first), take
 ///    the unmatched object of their class with the highest IoU ≥ `iouThreshold`, exactly as
-///    `evaluate`'s matching does, so the diagonal is its per-class true positives at the
+///    `evaluateDetections`'s matching does, so the diagonal is its per-class true positives at the
 ///    threshold and precision = diagonal / column sum, recall = diagonal / row sum;
 /// 2. the detections left, by score, take the unmatched object of any class with the highest
 ///    IoU ≥ `iouThreshold`: these are the class confusions (off-diagonal cells);
@@ -56,7 +56,7 @@ public struct ConfusionMatrix: Sendable, Codable, Equatable {
             var truthMatched = [Bool](repeating: false, count: truths.count)
             var detectionMatched = [Bool](repeating: false, count: detections.count)
             let order = visitOrder(detections)
-            // Step 1: within each class, as `evaluate` matches (only that class's objects are
+            // Step 1: within each class, as `evaluateDetections` matches (only that class's objects are
             // candidates: the others are marked matched for the search).
             for c in Set(detections.map(\.classIndex)).sorted() {
                 var taken = truths.indices.map { truths[$0].classIndex != c || truthMatched[$0] }

@@ -24,7 +24,7 @@ public func evaluateModel(_ network: Network, on samples: [LoadedSample], scoreT
             images.append(EvaluationImage(detections: found, groundTruth: sample.objectsInPixels))
         }
     }
-    return Detector.evaluate(images, classCount: network.config.classes.count, scoreThreshold: operatingThreshold)
+    return evaluateDetections(images, classCount: network.config.classes.count, scoreThreshold: operatingThreshold)
 }
 
 /// A sample that cannot feed the network: resized at load for another input size.

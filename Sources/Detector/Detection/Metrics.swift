@@ -8,7 +8,7 @@ public struct EvaluationImage: Sendable {
     }
 }
 
-/// Average precision and precision/recall of a set of images (see `evaluate`).
+/// Average precision and precision/recall of a set of images (see `evaluateDetections`).
 public struct EvaluationResult: Sendable, Codable {
     /// Mean over classes with ground truth of AP at IoU 0.5 (0 when no class has any).
     public var mAP50: Float
@@ -128,7 +128,7 @@ func preciseIoU(_ a: BoundingBox, _ b: BoundingBox) -> Double {
 /// to `truePositiveCount`) and the 101-point precision curve whose mean is the AP@0.5; and the
 /// confusion matrix at `scoreThreshold` and IoU 0.5 (`ConfusionMatrix`), whose diagonal is those
 /// true positives.
-public func evaluate(_ images: [EvaluationImage], classCount: Int, scoreThreshold: Float = 0) -> EvaluationResult {
+public func evaluateDetections(_ images: [EvaluationImage], classCount: Int, scoreThreshold: Float = 0) -> EvaluationResult {
     let classCount = max(0, classCount)
     var apByThreshold: [[Double?]] = []  // [threshold][class]
     var classes: [ClassEvaluation] = []
@@ -181,14 +181,14 @@ public func evaluate(_ images: [EvaluationImage], classCount: Int, scoreThreshol
         confusionMatrix: ConfusionMatrix(images, classCount: classCount, scoreThreshold: scoreThreshold))
 }
 
-/// The greedy matching of one class at one IoU threshold (steps 1–4 of `evaluate`).
+/// The greedy matching of one class at one IoU threshold (steps 1–4 of `evaluateDetections`).
 struct ClassMatching {
     /// In the order visited: each detection's score and whether it matched a ground truth.
     var scores: [Float] = []
     var isTruePositive: [Bool] = []
     var groundTruthCount = 0
 
-    /// Steps 3 and 4 of `evaluate`: the monotone precision envelope at each of the 101
+    /// Steps 3 and 4 of `evaluateDetections`: the monotone precision envelope at each of the 101
     /// `recallLevels` (AP is their mean); nil without ground truth.
     var interpolatedPrecision: [Double]? {
         guard groundTruthCount > 0 else { return nil }

@@ -169,14 +169,33 @@ func anchorList(_ anchors: [Anchor]) -> String {
 /// The training boxes' shapes in grid-cell units, as the loss sees them before augmentation:
 /// each label mapped through its image's letterbox to the network input.
 public func boxShapes(_ samples: [LoadedSample], config: ModelConfig) -> [(width: Float, height: Float)] {
-    var shapes: [(width: Float, height: Float)] = []
-    for sample in samples {
-        let t = LetterboxTransform(sourceWidth: sample.width, sourceHeight: sample.height,
-                                   targetWidth: config.inputWidth, targetHeight: config.inputHeight)
-        for object in sample.objects {
-            let b = t.sourceNormalisedToNetworkNormalised(object.box)
-            shapes.append((b.width * Float(config.gridWidth), b.height * Float(config.gridHeight)))
-        }
+    samples.flatMap { sample in
+        letterboxedSizes(sample.objects, sourceWidth: sample.width, sourceHeight: sample.height,
+                         networkWidth: config.inputWidth, networkHeight: config.inputHeight)
+            .map { ($0.width * Float(config.gridWidth), $0.height * Float(config.gridHeight)) }
     }
-    return shapes
+}
+
+/// The labelled boxes' sizes mapped through each image's letterbox to the network input,
+/// normalised to it (what `clusterAnchors` takes, with the grid size), from the image files'
+/// headers alone: no pixel is decoded.
+public func letterboxedBoxSizes(_ items: [DatasetItem], networkWidth: Int, networkHeight: Int) throws -> [(width: Float, height: Float)] {
+    var sizes: [(width: Float, height: Float)] = []
+    for item in items {
+        let header = try ImageFile.size(path: item.imagePath)
+        sizes += letterboxedSizes(item.objects, sourceWidth: header.width, sourceHeight: header.height,
+                                  networkWidth: networkWidth, networkHeight: networkHeight)
+    }
+    return sizes
+}
+
+/// Objects' sizes (normalised to an image of `sourceWidth` x `sourceHeight`) after the letterbox
+/// to the network input, normalised to it.
+func letterboxedSizes(_ objects: [LabeledObject], sourceWidth: Int, sourceHeight: Int,
+                      networkWidth: Int, networkHeight: Int) -> [(width: Float, height: Float)] {
+    let t = LetterboxTransform(sourceWidth: sourceWidth, sourceHeight: sourceHeight, targetWidth: networkWidth, targetHeight: networkHeight)
+    return objects.map { object in
+        let b = t.sourceNormalisedToNetworkNormalised(object.box)
+        return (b.width, b.height)
+    }
 }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Overfit mode's judge (`TrainingOptions.overfit`): when the loss has stopped falling, and
+/// Overfit mode's judge (`TrainingOptions.overfitImages`): when the loss has stopped falling, and
 /// whether the network learned its images.
 ///
 /// - Plateau: every 10 epochs from the 20th, the mean loss of the last 10 epochs is compared

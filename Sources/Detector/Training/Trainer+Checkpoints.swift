@@ -7,13 +7,13 @@ extension Trainer {
     /// compared on resume: (metadata key, name in messages, value).
     var runSettings: [(key: String, name: String, value: String)] {
         let a = options.augmentation
-        let augmentation = options.overfit != nil || a == .none
+        let augmentation = options.isOverfitting || a == .none
             ? "none"
             : "flip \(a.flip) scale \(a.scale) translate \(a.translate) hue \(a.hue) saturation \(a.saturation) value \(a.value)"
         return [("seed", "seed", String(options.seed)),
                 ("batch_size", "batch size", String(batchSize)),
                 ("train_images", "training images", String(train.count)),
-                ("overfit", "overfit images", options.overfit.map(String.init) ?? "off"),
+                ("overfit", "overfit images", options.overfitImages.map(String.init) ?? "off"),
                 ("learning_rate", "learning rate", "\(options.learningRate)"),
                 ("final_lr_fraction", "final learning-rate fraction", "\(options.finalLearningRateFraction)"),
                 ("warmup_images", "warm-up images", String(loss.settings.warmupImages)),
@@ -21,7 +21,7 @@ extension Trainer {
                 ("time_budget", "time budget", options.timeBudget.map { "\($0) s" } ?? "off"),
                 ("ema", "moving average", emaSetting),
                 ("weight_decay", "weight decay", "\(options.weightDecay)"),
-                ("mosaic", "mosaic", !options.mosaic || options.overfit != nil ? "off"
+                ("mosaic", "mosaic", !options.mosaic || options.isOverfitting ? "off"
                     : options.closeMosaic.map { "off for the last \($0) epochs" } ?? "off for the last tenth of the epochs")]
     }
 
@@ -177,7 +177,7 @@ extension Trainer {
         if !changed.isEmpty {
             progress(.message("warning: resuming with settings other than the run's (\(changed.map(\.text).joined(separator: ", "))): training goes on, but not as the uninterrupted run would have"))
         }
-        if let old = stored["epochs"], old != String(options.epochs), options.overfit == nil, options.timeBudget == nil,
+        if let old = stored["epochs"], old != String(options.epochs), !options.isOverfitting, options.timeBudget == nil,
            startEpoch < options.epochs {
             progress(.message("note: the run was started for \(old) epochs; its learning-rate schedule now runs to epoch \(options.epochs)"))
         }

@@ -9,9 +9,13 @@ public struct TrainingOptions: Sendable {
     public var finalLearningRateFraction: Float = 0.05
     public var seed: UInt64 = 1
     public var outputFolder = "runs/train"
-    /// Train on the first N training images only, without augmentation, until the loss
-    /// converges (at most `epochs`), then judge whether the network learned them.
-    public var overfit: Int? = nil
+    /// Overfit mode with the number of training images it was given (N): train on them without
+    /// augmentation until the loss converges (at most `epochs`), then judge whether the network
+    /// learned them. The caller passes only those N images; nil: a normal run.
+    public var overfitImages: Int? = nil
+    /// Overfit mode (`overfitImages`), which changes the run: no augmentation, mosaic or EMA,
+    /// a constant learning rate with plateau drops, no validation, a verdict at the end.
+    public var isOverfitting: Bool { overfitImages != nil }
     /// Continue the run in `outputFolder` from its last.safetensors.
     public var resume = false
     /// Without `resume`, a folder that already holds a run (last.safetensors or results.jsonl)
@@ -266,7 +270,7 @@ public final class Trainer {
     }
 
     /// Whether this run keeps a moving average of the weights.
-    var usesEMA: Bool { options.ema && options.overfit == nil }
+    var usesEMA: Bool { options.ema && !options.isOverfitting }
 
     /// With a time budget the epochs are not known before the first batch is timed: the
     /// average is then scaled to the epochs the plan holds after it (`TimeBudget.plannedEpochs`)
@@ -290,7 +294,7 @@ public final class Trainer {
     /// `closeEpochs` from: the run's, or with a time budget the plan's at the epoch's start; nil
     /// without mosaics.
     func mosaicSchedule(epoch: Int) -> (settings: MosaicSettings, epochs: Int)? {
-        guard options.mosaic && options.overfit == nil else { return nil }
+        guard options.mosaic && !options.isOverfitting else { return nil }
         var epochs = options.epochs
         if options.timeBudget != nil {
             epochs = max(epoch + 1, timing.plannedEpochs(done: epoch, elapsed: timing.spent, estimates(done: nil), cap: options.epochs))
@@ -350,8 +354,9 @@ public final class Trainer {
                            augmentation: augment ? options.augmentation : nil, seed: options.seed)
     }
 
-    /// mAP of the network as it is now on `samples` (see `evaluateModel`).
-    public func evaluate(_ samples: [LoadedSample], scoreThreshold: Float = 0.005) throws -> EvaluationResult {
+    /// mAP of the network with the weights it holds now (the live ones, or the average inside
+    /// `withEvaluationWeights`) on `samples` (see `evaluateModel`).
+    public func evaluateCurrentWeights(on samples: [LoadedSample], scoreThreshold: Float = 0.005) throws -> EvaluationResult {
         try evaluateModel(network, on: samples, scoreThreshold: scoreThreshold)
     }
 
@@ -398,7 +403,7 @@ public final class Trainer {
             if resumedEpoch == nil && (startEpoch >= options.epochs || budgetSpent) {
                 progress(.message(budgetSpent
                     ? String(format: "%@: the time budget of %@ is spent (%@ in %d epochs); nothing to train", options.outputFolder,
-                             formatSeconds(options.timeBudget ?? 0), formatSeconds(timing.spent), startEpoch)
+                             durationTextWithTenths(options.timeBudget ?? 0), durationTextWithTenths(timing.spent), startEpoch)
                     : "\(options.outputFolder): all \(startEpoch) epochs are done already (last.safetensors is after epoch \(startEpoch)); nothing to train"))
                 return TrainingResult(epochs: history, outputFolder: options.outputFolder, seconds: Date().timeIntervalSince(started),
                                       anchors: anchorChoice, trainedSeconds: timing.spent, alreadyComplete: true,
@@ -452,7 +457,7 @@ public final class Trainer {
         }
         if stop == .budget, let budget = options.timeBudget {
             progress(.message(String(format: "time budget reached: %d epochs in %@ of %@", history.last?.epoch ?? 0,
-                                     formatSeconds(timing.spent), formatSeconds(budget))))
+                                     durationTextWithTenths(timing.spent), durationTextWithTenths(budget))))
         }
         var result = try finish(started: started)
         result.stoppedInEpoch = stoppedInEpoch
@@ -491,7 +496,7 @@ public final class Trainer {
         // or here in the step, they are the same bytes. The mosaic schedule is fixed for the
         // epoch (with a time budget it reads the plan as the epoch starts, which only the end of
         // an epoch changes).
-        let maker = batchMaker(samples: train, augment: options.overfit == nil && options.augmentation != .none)
+        let maker = batchMaker(samples: train, augment: !options.isOverfitting && options.augmentation != .none)
         let mosaics = mosaicSchedule(epoch: epoch)
         let queue = options.prefetch > 0
             ? BatchQueue<[[LabeledObject]]>(positions: done.batches..<batches, depth: options.prefetch,
@@ -568,7 +573,7 @@ public final class Trainer {
     /// on the time trained).
     func trainStep(_ indices: [Int], targets: [[LabeledObject]], input: UnsafeMutablePointer<Float>, epoch: Int,
                    batch b: Int, batches: Int, budgetProgress: () -> Double? = { nil }) throws -> (RegionLossResult, Float) {
-        let overfit = options.overfit != nil
+        let overfit = options.isOverfitting
         let out = network.forward(input, batch: indices.count, training: true)
         let shape = network.outputShape
         let outTensor = Tensor(shape: [indices.count, shape.height, shape.width, shape.channels],
@@ -596,7 +601,7 @@ public final class Trainer {
     /// `budgetProgress`), else `LearningRateSchedule.byEpoch`.
     func learningRate(epoch: Int, batch: Int, batches: Int, budgetProgress: Double? = nil) -> Float {
         let (base, floor) = (options.learningRate, options.finalLearningRateFraction)
-        if options.overfit != nil { return base }
+        if options.isOverfitting { return base }
         if let budgetProgress {
             return LearningRateSchedule.byTime(base: base, floor: floor, progress: budgetProgress, epoch: epoch, batch: batch, batches: batches)
         }
@@ -612,7 +617,7 @@ public final class Trainer {
     func endEpoch(_ epoch: Int, _ done: EpochProgress, cut: Bool, endsBudget: Bool = false, isLast: Bool,
                   progress: (TrainingEvent) -> Void) throws -> OverfitCheck.Decision {
         let endStart = Date()
-        let overfit = options.overfit != nil
+        let overfit = options.isOverfitting
         let n = Float(done.images)
         var summary = EpochSummary(epoch: epoch + 1, loss: done.sums.total / n, components: done.sums.scaled(by: 1 / n),
                                    statistics: done.statistics.divided(by: n), learningRate: done.learningRate, mAP50: nil,
@@ -620,7 +625,7 @@ public final class Trainer {
                                    imagesSeen: imagesSeen)
         if cut { summary.batches = done.batches }
         if !validation.isEmpty && !overfit && ((epoch + 1) % max(1, options.validationInterval) == 0 || isLast) {
-            let result = try withEvaluationWeights { try evaluate(validation) }
+            let result = try withEvaluationWeights { try evaluateCurrentWeights(on: validation) }
             summary.mAP50 = result.mAP50
             summary.mAP50to95 = result.mAP50to95
             summary.validationSeconds = Date().timeIntervalSince(endStart)
@@ -667,8 +672,8 @@ public final class Trainer {
     func finish(started: Date) throws -> TrainingResult {
         var result = TrainingResult(epochs: history, outputFolder: options.outputFolder,
                                     seconds: Date().timeIntervalSince(started), anchors: anchorChoice, trainedSeconds: timing.spent)
-        if options.overfit != nil {
-            let evaluation = try evaluate(train)
+        if options.isOverfitting {
+            let evaluation = try evaluateCurrentWeights(on: train)
             _ = try render(train, into: options.outputFolder + "/overfit")
             let verdict = OverfitCheck.verdict(mAP50: evaluation.mAP50, imageCount: train.count, history: history,
                                                seconds: result.seconds)
@@ -715,12 +720,4 @@ public final class Trainer {
         }
         try PNG.write(plot.render(width: 800, height: 480), to: options.outputFolder + "/loss.png")
     }
-}
-
-/// "4m05s", "42.0 s", "1h02m" for messages.
-func formatSeconds(_ seconds: Double) -> String {
-    guard seconds.isFinite else { return "?" }
-    if seconds < 60 { return String(format: "%.1f s", seconds) }
-    let s = Int(seconds.rounded())
-    return s >= 3600 ? String(format: "%dh%02dm", s / 3600, s % 3600 / 60) : String(format: "%dm%02ds", s / 60, s % 60)
 }

@@ -34,3 +34,58 @@ public func trainingEpochLine(_ e: EpochSummary, timeBudget: Double? = nil, trai
     if let cut = e.batches { line += "  (cut by the time budget after batch \(cut))" }
     return line
 }
+
+/// The line before the first epoch, e.g. `training on 6 images, validating on 2, batch 16, 60
+/// epochs; output in runs/train-1`. With a time budget the length is `for 10m00s`, followed by
+/// ` (at most 30 epochs)` when the epochs were asked for too (`epochCap`, used only with a
+/// budget); in overfit mode
+/// `300 epochs at most (overfit mode: no augmentation)`.
+public func trainingStartLine(trainImages: Int, validationImages: Int, options: TrainingOptions, epochCap: Int?) -> String {
+    let length = options.timeBudget.map { "for \(durationText($0))" + (epochCap.map { " (at most \($0) epochs)" } ?? "") }
+        ?? "\(options.epochs) epochs\(options.isOverfitting ? " at most (overfit mode: no augmentation)" : "")"
+    return "training on \(trainImages) images\(validationImages == 0 ? "" : ", validating on \(validationImages)"), batch \(options.batchSize), \(length); output in \(options.outputFolder)"
+}
+
+/// What a resumed run that had nothing left to train says instead of its end line: that its
+/// time budget (`timeBudget`) is spent, or that it did all its epochs (`epochs`, the count asked
+/// for, when the results hold none); nil when the run trained.
+public func trainingAlreadyCompleteLine(_ result: TrainingResult, timeBudget: Double?, epochs: Int) -> String? {
+    guard result.alreadyComplete else { return nil }
+    if result.timeBudgetSpent, let budget = timeBudget {
+        let done = result.epochs.last?.epoch ?? 0
+        return "\(result.outputFolder): already trained \(done) epochs in \(durationText(result.trainedSeconds)), its time budget of \(durationText(budget)); nothing to do (pass a larger --time to train further)"
+    }
+    let done = result.epochs.last?.epoch ?? epochs
+    return "\(result.outputFolder): already trained \(done) epochs; nothing to do (pass --epochs above \(done) to train further)"
+}
+
+/// The outputs of a run that exist, e.g. `weights: F/best.safetensors, F/last.safetensors; log:
+/// F/results.jsonl; plot: F/loss.png` (a run stopped in its first epoch has no best.safetensors
+/// or log yet), or nil when there is none.
+public func trainingOutputsLine(folder: String) -> String? {
+    let outputs = [("weights", ["best.safetensors", "last.safetensors"]), ("log", ["results.jsonl"]), ("plot", ["loss.png"])]
+        .compactMap { label, files -> String? in
+            let present = files.map { folder + "/" + $0 }.filter { FileManager.default.fileExists(atPath: $0) }
+            return present.isEmpty ? nil : "\(label): " + present.joined(separator: ", ")
+        }
+    return outputs.isEmpty ? nil : outputs.joined(separator: "; ")
+}
+
+/// `time limit: stopped in epoch 3 after batch 7 (saved in F/last.safetensors; --resume
+/// finishes it) after 42s; 2 complete epochs` when the time limit stopped the run inside an
+/// epoch, else nil.
+public func trainingStoppedLine(_ result: TrainingResult) -> String? {
+    guard let (epoch, batch) = result.stoppedInEpoch else { return nil }
+    return String(format: "time limit: stopped in epoch %d after batch %d (saved in %@/last.safetensors; --resume finishes it) after %@; %d complete epochs",
+                  epoch, batch, result.outputFolder, durationText(result.seconds), epoch - 1)
+}
+
+/// The last line of a run that trained, e.g. `trained 60 epochs in 4m05s: final loss 1.2345,
+/// val mAP@0.5 0.912, mAP@[.5:.95] 0.634`, with ` (time budget 10m00s, 9m41s in epochs)` after
+/// the time when the run had a budget (`timeBudget`); nil when no epoch was completed.
+public func trainingEndLine(_ result: TrainingResult, timeBudget: Double?) -> String? {
+    guard let last = result.epochs.last else { return nil }
+    let budget = timeBudget.map { " (time budget \(durationText($0)), \(durationText(result.trainedSeconds)) in epochs)" } ?? ""
+    return String(format: "trained %d epochs in %@%@: final loss %.4f%@", last.epoch, durationText(result.seconds), budget, last.loss,
+                  last.mAP50.map { String(format: ", val mAP@0.5 %.3f, mAP@[.5:.95] %.3f", $0, last.mAP50to95 ?? 0) } ?? "")
+}

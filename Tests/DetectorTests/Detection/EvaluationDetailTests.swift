@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Detector
 
-/// What `evaluate` gives beyond the mAP: per-class counts, precision and recall at the
+/// What `evaluateDetections` gives beyond the mAP: per-class counts, precision and recall at the
 /// operating threshold, the 101-point precision curves, the confusion matrix; checked by hand,
 /// against pycocotools, and against each other over seeded random cases.
 @Suite struct EvaluationDetailTests {
@@ -22,7 +22,7 @@ import Testing
         let gt = [truth(0, 0, 0, 10, 10), truth(1, 20, 0, 30, 10), truth(2, 40, 0, 50, 10)]
         let dets = [detection(0, 0.9, 0, 0, 10, 10), detection(1, 0.6, 0, 0, 10, 10), detection(2, 0.8, 20, 0, 30, 10),
                     detection(2, 0.1, 40, 0, 50, 10), detection(0, 0.7, 100, 100, 110, 110)]
-        let r = evaluate([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 3, scoreThreshold: 0.25)
+        let r = evaluateDetections([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 3, scoreThreshold: 0.25)
         let m = r.confusionMatrix
         #expect(m.counts == [[1, 0, 0, 0],   // true circle: found
                              [0, 0, 1, 0],   // true class 1: predicted as class 2
@@ -59,7 +59,7 @@ import Testing
     @Test func classWithoutInstances() {
         let gt = [truth(0, 0, 0, 10, 10)]
         let dets = [detection(0, 0.9, 0, 0, 10, 10), detection(1, 0.8, 50, 50, 60, 60)]
-        let r = evaluate([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 2, scoreThreshold: 0.25)
+        let r = evaluateDetections([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 2, scoreThreshold: 0.25)
         let ghost = r.classes[1]
         #expect(ghost.instances == 0 && ghost.images == 0 && ghost.ap50 == nil && ghost.ap50to95 == nil)
         #expect(ghost.recall == nil && ghost.precisionAtRecall == nil && ghost.precision == 0 && ghost.thresholdedDetections == 1)
@@ -67,7 +67,7 @@ import Testing
         #expect(r.precision == 0.5 && r.confusionMatrix.counts[2] == [0, 1, 0])
         #expect(r.confusionMatrix.rowNormalised[1] == nil)
         // A class with instances and no box at the threshold has no precision (not 0/0).
-        let missed = evaluate([EvaluationImage(detections: [detection(0, 0.1, 0, 0, 10, 10)], groundTruth: gt)], classCount: 1, scoreThreshold: 0.25)
+        let missed = evaluateDetections([EvaluationImage(detections: [detection(0, 0.1, 0, 0, 10, 10)], groundTruth: gt)], classCount: 1, scoreThreshold: 0.25)
         #expect(missed.classes[0].precision == nil && missed.classes[0].recall == 0 && missed.classes[0].ap50 == 1)
     }
 
@@ -77,7 +77,7 @@ import Testing
     @Test func precisionCurveByHand() {
         let gt = [truth(0, 0, 0, 10, 10), truth(0, 20, 0, 30, 10)]
         let dets = [detection(0, 0.9, 0, 0, 10, 10), detection(0, 0.8, 50, 0, 60, 10), detection(0, 0.7, 20, 0, 30, 10)]
-        let r = evaluate([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 1)
+        let r = evaluateDetections([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 1)
         let curve = try! #require(r.classes[0].precisionAtRecall)
         #expect(curve.count == 101)
         #expect(curve[0...50].allSatisfy { $0 == 1 } && curve[51...].allSatisfy { $0 == Float(2.0 / 3.0) })
@@ -112,7 +112,7 @@ import Testing
             images.append(EvaluationImage(detections: dets, groundTruth: gt))
         }
         for threshold: Float in [0, 0.25, 0.5, 0.9] {
-            let r = evaluate(images, classCount: classes, scoreThreshold: threshold)
+            let r = evaluateDetections(images, classCount: classes, scoreThreshold: threshold)
             let m = r.confusionMatrix.counts
             for (k, c) in r.classes.enumerated() {
                 #expect(m[k][k] == c.truePositives)
@@ -156,7 +156,7 @@ import Testing
             EvaluationImage(detections: img.detections.map { detection(Int($0[0]), $0[1], $0[2], $0[3], $0[4], $0[5]) },
                             groundTruth: img.ground_truth.map { truth(Int($0[0]), $0[1], $0[2], $0[3], $0[4]) })
         }
-        let all = evaluate(images, classCount: c.classes)
+        let all = evaluateDetections(images, classCount: c.classes)
         for k in 0..<c.classes {
             let ours = all.classes[k].precisionAtRecall
             #expect((ours == nil) == (c.per_class_pr_curve50[k] == nil), "class \(k)")
@@ -167,7 +167,7 @@ import Testing
             #expect(all.classes[k].truePositives == c.per_class_true_positives50[k], "class \(k)")
             #expect(all.classes[k].thresholdedDetections == c.per_class_detections[k], "class \(k)")
         }
-        let at = evaluate(images, classCount: c.classes, scoreThreshold: c.at_threshold.score)
+        let at = evaluateDetections(images, classCount: c.classes, scoreThreshold: c.at_threshold.score)
         #expect(at.classes.map(\.truePositives) == c.at_threshold.true_positives)
         #expect(at.classes.map(\.thresholdedDetections) == c.at_threshold.detections)
         #expect(at.confusionMatrix.counts.indices.dropLast().map { at.confusionMatrix.counts[$0][$0] } == c.at_threshold.true_positives)
@@ -178,7 +178,7 @@ import Testing
     func reportCase() -> EvaluationReport {
         let gt = [truth(0, 0, 0, 10, 10), truth(0, 20, 0, 30, 10)]
         let dets = [detection(0, 0.9, 0, 0, 10, 10), detection(2, 0.8, 50, 50, 60, 60)]
-        let r = evaluate([EvaluationImage(detections: dets, groundTruth: gt), EvaluationImage(detections: [], groundTruth: [])],
+        let r = evaluateDetections([EvaluationImage(detections: dets, groundTruth: gt), EvaluationImage(detections: [], groundTruth: [])],
                          classCount: 3, scoreThreshold: 0.25)
         return EvaluationReport(model: "m.safetensors", data: "set", split: "val", classNames: ["circle", "square", "triangle"],
                                 nmsIoUThreshold: 0.45, apScoreThreshold: 0.005, seconds: 0.5, result: r)
@@ -222,7 +222,7 @@ import Testing
 
     /// With no instances at all nothing is a number that is not one.
     @Test func reportWithoutAnyInstances() throws {
-        let r = evaluate([EvaluationImage(detections: [detection(0, 0.9, 0, 0, 10, 10)], groundTruth: [])], classCount: 1, scoreThreshold: 0.25)
+        let r = evaluateDetections([EvaluationImage(detections: [detection(0, 0.9, 0, 0, 10, 10)], groundTruth: [])], classCount: 1, scoreThreshold: 0.25)
         let report = EvaluationReport(model: "m", data: "d", split: "train", splitNote: "no validation split: evaluating the training split",
                                       classNames: ["a"], nmsIoUThreshold: 0.45, apScoreThreshold: 0.005, seconds: 0, result: r)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(report.jsonText.utf8)) as? [String: Any])

@@ -17,7 +17,7 @@ import Testing
             }
         }
         dets.append(Detection(box: BoundingBox(x1: 0, y1: 500, x2: 10, y2: 510), classIndex: 0, score: 0.5))
-        return evaluate([EvaluationImage(detections: dets, groundTruth: gt)], classCount: classCount, scoreThreshold: 0.25)
+        return evaluateDetections([EvaluationImage(detections: dets, groundTruth: gt)], classCount: classCount, scoreThreshold: 0.25)
     }
 
     func names(_ n: Int) -> [String] { (0..<n).map { "class-\($0)" } }

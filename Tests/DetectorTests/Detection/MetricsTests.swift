@@ -25,7 +25,7 @@ import Detector
 
     @Test func perfectDetectionsScoreOne() {
         let gt = [truth(0, 0, 0, 10, 10), truth(1, 20, 20, 40, 40)]
-        let result = evaluate([EvaluationImage(detections: gt.map { found($0, 0.9) }, groundTruth: gt)], classCount: 3)
+        let result = evaluateDetections([EvaluationImage(detections: gt.map { found($0, 0.9) }, groundTruth: gt)], classCount: 3)
         #expect(result.mAP50 == 1 && result.mAP50to95 == 1 && result.mAP75 == 1)
         #expect(result.mAPByIoUThreshold == [Float](repeating: 1, count: 10))
         #expect(result.perClassAP50 == [1, 1, nil] && result.perClassAP50to95 == [1, 1, nil])
@@ -38,7 +38,7 @@ import Detector
     @Test func falsePositiveRankedFirst() {
         let gt = row(2)
         let dets = [detection(0, 0.9, 100, 100, 110, 110), found(gt[0], 0.8), found(gt[1], 0.7)]
-        let r = evaluate([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 1)
+        let r = evaluateDetections([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 1)
         #expect(abs(r.mAP50 - 2.0 / 3.0) < 1e-6)
         #expect(abs(r.precision - 2.0 / 3.0) < 1e-6 && r.recall == 1)
     }
@@ -47,7 +47,7 @@ import Detector
     /// 0, 0.01, ..., 0.50 (51 of 101) read precision 1, so AP = 51/101.
     @Test func missedBoxHalvesRecall() {
         let gt = row(2)
-        let r = evaluate([EvaluationImage(detections: [found(gt[0], 0.9)], groundTruth: gt)], classCount: 1)
+        let r = evaluateDetections([EvaluationImage(detections: [found(gt[0], 0.9)], groundTruth: gt)], classCount: 1)
         #expect(abs(r.mAP50 - 51.0 / 101.0) < 1e-6)
         #expect(r.precision == 1 && r.recall == 0.5)
     }
@@ -58,7 +58,7 @@ import Detector
     @Test func precisionEnvelopeFromTheRight() {
         let gt = row(2)
         let dets = [found(gt[0], 0.9), detection(0, 0.8, 300, 300, 310, 310), found(gt[1], 0.7)]
-        let r = evaluate([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 1)
+        let r = evaluateDetections([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 1)
         #expect(abs(r.mAP50 - (51 + 50 * 2.0 / 3.0) / 101) < 1e-6)
     }
 
@@ -67,7 +67,7 @@ import Detector
     @Test func recallExactlyOnARecallPoint() {
         let gt = row(10)
         let dets = gt.prefix(3).map { found($0, 0.9) } + [miss, miss]
-        let r = evaluate([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 1)
+        let r = evaluateDetections([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 1)
         #expect(abs(r.mAP50 - 31.0 / 101.0) < 1e-6)
         #expect(abs(r.precision - 0.6) < 1e-6 && abs(r.recall - 0.3) < 1e-6)
     }
@@ -77,20 +77,20 @@ import Detector
     /// exactly 0.9 counts at 0.8999999999999999 too, 9 of 10.
     @Test func iouOnTheCOCOThresholds() {
         let gt = [truth(0, 0, 0, 100, 100)]
-        let r60 = evaluate([EvaluationImage(detections: [detection(0, 0.9, 0, 0, 100, 60)], groundTruth: gt)], classCount: 1)
+        let r60 = evaluateDetections([EvaluationImage(detections: [detection(0, 0.9, 0, 0, 100, 60)], groundTruth: gt)], classCount: 1)
         #expect(r60.mAP50 == 1)
         #expect(r60.mAPByIoUThreshold == [1, 1, 1, 0, 0, 0, 0, 0, 0, 0])
         #expect(abs(r60.mAP50to95 - 0.3) < 1e-6)
-        let r90 = evaluate([EvaluationImage(detections: [detection(0, 0.9, 0, 0, 100, 90)], groundTruth: gt)], classCount: 1)
+        let r90 = evaluateDetections([EvaluationImage(detections: [detection(0, 0.9, 0, 0, 100, 90)], groundTruth: gt)], classCount: 1)
         #expect(r90.mAPByIoUThreshold == [1, 1, 1, 1, 1, 1, 1, 1, 1, 0])
-        let r75 = evaluate([EvaluationImage(detections: [detection(0, 0.9, 0, 0, 100, 75)], groundTruth: gt)], classCount: 1)
+        let r75 = evaluateDetections([EvaluationImage(detections: [detection(0, 0.9, 0, 0, 100, 75)], groundTruth: gt)], classCount: 1)
         #expect(r75.mAP75 == 1 && abs(r75.mAP50to95 - 0.6) < 1e-6)
     }
 
     @Test func duplicateDetectionIsAFalsePositive() {
         let gt = [truth(0, 0, 0, 10, 10)]
         let dets = [detection(0, 0.9, 0, 0, 10, 10), detection(0, 0.8, 0, 0, 10, 10)]
-        let r = evaluate([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 1)
+        let r = evaluateDetections([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 1)
         #expect(r.mAP50 == 1)          // the duplicate ranks after full recall
         #expect(r.precision == 0.5 && r.truePositiveCount == 1)
     }
@@ -101,7 +101,7 @@ import Detector
         // IoU 0.7 with the first, 0.875 with the second: takes the second; then the exact copy
         // of the first finds it free.
         let dets = [detection(0, 0.9, 0, 0, 100, 70), detection(0, 0.8, 0, 0, 100, 100)]
-        let r = evaluate([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 1)
+        let r = evaluateDetections([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 1)
         #expect(r.mAP50 == 1 && r.recall == 1)
     }
 
@@ -111,12 +111,12 @@ import Detector
         let gt = [truth(0, 0, 0, 10, 10)]
         let images = [EvaluationImage(detections: [found(gt[0], 0.5)], groundTruth: gt),
                       EvaluationImage(detections: [detection(0, 0.9, 0, 0, 10, 10)], groundTruth: [])]
-        let r = evaluate(images, classCount: 1)
+        let r = evaluateDetections(images, classCount: 1)
         #expect(abs(r.mAP50 - 0.5) < 1e-6)
         // Swap the scores: the true positive first, AP 1.
         let swapped = [EvaluationImage(detections: [found(gt[0], 0.9)], groundTruth: gt),
                        EvaluationImage(detections: [detection(0, 0.5, 0, 0, 10, 10)], groundTruth: [])]
-        #expect(evaluate(swapped, classCount: 1).mAP50 == 1)
+        #expect(evaluateDetections(swapped, classCount: 1).mAP50 == 1)
     }
 
     /// A class with detections but no ground truth has no AP and stays out of the mean; a class
@@ -125,7 +125,7 @@ import Detector
     @Test func classesWithoutGroundTruthOrDetections() {
         let gt = [truth(0, 0, 0, 10, 10), truth(1, 20, 0, 30, 10)]
         let dets = [found(gt[0], 0.9), detection(2, 0.8, 20, 0, 30, 10)]
-        let r = evaluate([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 3)
+        let r = evaluateDetections([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 3)
         #expect(r.perClassAP50 == [1, 0, nil])
         #expect(r.mAP50 == 0.5 && r.mAP50to95 == 0.5)
         #expect(r.precision == 0.5 && r.recall == 0.5)
@@ -136,10 +136,10 @@ import Detector
     @Test func precisionAndRecallAtAScoreThreshold() {
         let gt = row(3)
         let dets = [found(gt[0], 0.9), detection(0, 0.6, 300, 0, 310, 10), found(gt[1], 0.5), found(gt[2], 0.1)]
-        let all = evaluate([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 1)
+        let all = evaluateDetections([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 1)
         #expect(all.truePositiveCount == 3 && all.thresholdedDetectionCount == 4)
         #expect(all.precision == 0.75 && all.recall == 1)
-        let at = evaluate([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 1, scoreThreshold: 0.5)
+        let at = evaluateDetections([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 1, scoreThreshold: 0.5)
         #expect(at.scoreThreshold == 0.5 && at.truePositiveCount == 2 && at.thresholdedDetectionCount == 3)
         #expect(abs(at.precision - 2.0 / 3.0) < 1e-6 && abs(at.recall - 2.0 / 3.0) < 1e-6)
         #expect(at.mAP50 == all.mAP50)
@@ -149,10 +149,10 @@ import Detector
     }
 
     @Test func nothingToEvaluate() {
-        let r = evaluate([], classCount: 2)
+        let r = evaluateDetections([], classCount: 2)
         #expect(r.mAP50 == 0 && r.mAP50to95 == 0 && r.perClassAP50 == [nil, nil])
         #expect(r.precision == 0 && r.recall == 0)
-        let missed = evaluate([EvaluationImage(detections: [], groundTruth: row(2))], classCount: 1)
+        let missed = evaluateDetections([EvaluationImage(detections: [], groundTruth: row(2))], classCount: 1)
         #expect(missed.mAP50 == 0 && missed.perClassAP50 == [0] && missed.recall == 0)
     }
 
@@ -160,9 +160,9 @@ import Detector
     @Test func unitsDoNotMatter() {
         let gt = [truth(0, 10, 20, 50, 60), truth(1, 60, 10, 90, 40)]
         let dets = [detection(0, 0.8, 12, 22, 52, 58), detection(1, 0.7, 58, 14, 92, 44), detection(1, 0.9, 0, 0, 20, 20)]
-        let pixels = evaluate([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 2)
+        let pixels = evaluateDetections([EvaluationImage(detections: dets, groundTruth: gt)], classCount: 2)
         let scale: (BoundingBox) -> BoundingBox = { $0.scaled(x: 1 / 128, y: 1 / 128) }
-        let normalised = evaluate([EvaluationImage(
+        let normalised = evaluateDetections([EvaluationImage(
             detections: dets.map { Detection(box: scale($0.box), classIndex: $0.classIndex, score: $0.score) },
             groundTruth: gt.map { LabeledObject(classIndex: $0.classIndex, box: scale($0.box)) })], classCount: 2)
         #expect(pixels.mAPByIoUThreshold == normalised.mAPByIoUThreshold)
@@ -189,7 +189,7 @@ import Detector
             EvaluationImage(detections: img.detections.map { detection(Int($0[0]), $0[1], $0[2], $0[3], $0[4], $0[5]) },
                             groundTruth: img.ground_truth.map { truth(Int($0[0]), $0[1], $0[2], $0[3], $0[4]) })
         }
-        let r = evaluate(images, classCount: c.classes)
+        let r = evaluateDetections(images, classCount: c.classes)
         #expect(r.groundTruthCount == c.ground_truths && r.detectionCount == c.detections)
         #expect(abs(r.mAP50 - c.map50) < 1e-4)
         #expect(abs(r.mAP50to95 - c.map50_95) < 1e-4)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Detector
+import CommandSupport
 
 /// `detect`'s command line and output from the built binary: names that try to
 /// forge output lines, names that begin with '-', out-of-range numbers, and errors that

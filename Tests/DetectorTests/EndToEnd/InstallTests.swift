@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Detector
+import CommandSupport
 
 /// The installed layout, for real: `make install-files` copies this build's binaries (no
 /// release build, no root) into a temporary PREFIX, and the installed commands, run from an

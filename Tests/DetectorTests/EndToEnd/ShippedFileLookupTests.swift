@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Detector
+import CommandSupport
 
 /// Where the commands find `models/` files, on fake layouts built in temporary
 /// folders: a repository with SwiftPM's `.build` (including its `debug` → triple/debug

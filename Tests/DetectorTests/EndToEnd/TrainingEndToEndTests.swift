@@ -38,7 +38,7 @@ func tinySamples(count: Int) -> [LoadedSample] {
         let config = try ModelConfig.decode(Data(tinyConfigJSON.utf8), source: "tiny")
         let samples = tinySamples(count: 4)
         var options = TrainingOptions()
-        options.overfit = samples.count
+        options.overfitImages = samples.count
         options.epochs = 400
         options.batchSize = 4
         options.learningRate = 3e-3

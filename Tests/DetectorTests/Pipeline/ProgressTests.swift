@@ -1,5 +1,5 @@
 import Testing
-import Detector
+@testable import Detector
 
 @Suite struct ProgressTests {
     @Test func progressLine() {
@@ -13,6 +13,14 @@ import Detector
                       (7530, "2h06m"), (Double.infinity, "?")])
     func durations(seconds: Double, text: String) {
         #expect(durationText(seconds) == text)
+    }
+
+    /// Tenths below a minute; beyond an hour the whole minutes (7530 s is 2h05m, where
+    /// `durationText` rounds to 2h06m).
+    @Test(arguments: [(0.44, "0.4 s"), (3, "3.0 s"), (59.94, "59.9 s"), (60, "1m00s"), (245.4, "4m05s"), (3599.6, "1h00m"),
+                      (7530, "2h05m"), (Double.nan, "?")])
+    func durationsWithTenths(seconds: Double, text: String) {
+        #expect(durationTextWithTenths(seconds) == text)
     }
 }
 

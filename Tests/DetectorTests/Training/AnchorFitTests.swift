@@ -108,4 +108,25 @@ import Testing
         #expect(abs(shapes[0].width - 8) < 1e-5 && abs(shapes[0].height - 4) < 1e-5)
         #expect(abs(shapes[1].width - 2) < 1e-5 && abs(shapes[1].height - 2) < 1e-5)
     }
+
+    /// The anchors command's sizes, from image headers: a box of half the image each way in a
+    /// 320 x 240 image letterboxed to 256 x 256 (scale 0.8, 256 x 192 of picture) is 0.5 x 0.375
+    /// of the input; and in grid cells they are the box shapes autoanchor measures on loaded samples.
+    @Test func letterboxedSizesFromHeaders() throws {
+        let image = repositoryRoot.appendingPathComponent("samples/images/000011.png").path
+        let item = DatasetItem(imagePath: image, labelPath: "",
+                               objects: [LabeledObject(classIndex: 0, box: BoundingBox(centerX: 0.5, centerY: 0.5, width: 0.5, height: 0.5))])
+        let sizes = try letterboxedBoxSizes([item], networkWidth: 256, networkHeight: 256)
+        #expect(sizes.count == 1 && sizes[0].width == 0.5 && sizes[0].height == 0.375)
+
+        let dataset = try Dataset.load(path: repositoryRoot.appendingPathComponent("samples").path)
+        let config = try ModelConfig.load(path: repositoryRoot.appendingPathComponent("models/tiny-dsc-shapes.json").path)
+        let items = Array(dataset.train.items.prefix(4))
+        let fromHeaders = try letterboxedBoxSizes(items, networkWidth: config.inputWidth, networkHeight: config.inputHeight)
+        let fromSamples = boxShapes(try loadSamples(items, networkWidth: config.inputWidth, networkHeight: config.inputHeight), config: config)
+        #expect(!fromHeaders.isEmpty && fromHeaders.count == fromSamples.count)
+        for (a, b) in zip(fromHeaders, fromSamples) {
+            #expect(a.width * Float(config.gridWidth) == b.width && a.height * Float(config.gridHeight) == b.height)
+        }
+    }
 }

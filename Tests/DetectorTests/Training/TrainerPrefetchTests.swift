@@ -66,7 +66,7 @@ import Testing
         let samples = tinySamples(count: 4)
         func run(_ prefetch: Int) throws -> Outcome {
             var options = try Self.options("overfit", prefetch: prefetch, epochs: 6, batchSize: 2)
-            options.overfit = 4
+            options.overfitImages = 4
             return try Self.train(options, samples: samples).0
         }
         let inStep = try run(0), ahead = try run(1)

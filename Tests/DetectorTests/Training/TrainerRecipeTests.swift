@@ -230,7 +230,7 @@ import Testing
         let closed = batch(epoch: 9, mosaics: true), plainClosed = batch(epoch: 9, mosaics: false)
         #expect(closed.0 == plainClosed.0 && closed.1 == plainClosed.1)
         // Overfit mode never makes mosaics.
-        options.overfit = 8
+        options.overfitImages = 8
         let overfit = try Trainer(config: try Self.config(), train: samples, validation: [], options: options)
         #expect(overfit.mosaicSchedule(epoch: 0) == nil && !overfit.usesEMA)
     }

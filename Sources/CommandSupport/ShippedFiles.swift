@@ -1,13 +1,8 @@
 import Foundation
 
-/// A network from a weights file: the config stored in its metadata, then every tensor.
-public func loadNetwork(path: String) throws -> Network {
-    let checkpoint = try Checkpoint.load(path: path)
-    let config = try ModelConfig.decode(Data(checkpoint.configJSON.utf8), source: "\(path) (config in metadata)")
-    let network = try Network(config: config, seed: 0)
-    try checkpoint.apply(to: network.parameters)
-    return network
-}
+// Where the installed commands find the files shipped in models/ (the trained model, the
+// configs): the working directory, $DETECTOR_SHARE, the installation's share folder, a
+// development build's repository, then the machine-wide share folder.
 
 /// The machine-wide share folder of the default `make install` (PREFIX /usr/local): the last
 /// place a shipped file is looked for, and never when `DETECTOR_SHARE` is set.
