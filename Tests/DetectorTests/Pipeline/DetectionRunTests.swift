@@ -49,7 +49,7 @@ import Detector
 
         // README's example: the shipped model finds five shapes in 000011.png, best first.
         #expect(recorded.lines.first == "# \(images[0].path) (320x240): 5 detections")
-        #expect(recorded.lines.dropFirst().first == "triangle 0.968 221.4 147.1 302.8 230.4")
+        #expect(recorded.lines.dropFirst().first == "triangle 0.916 222.6 143.6 311.7 226.7")
         // Each readable image: its header, then its detections as detect prints them, and the
         // same detections as YOLO labels and drawn on the picture.
         var expected: [String] = []
@@ -107,6 +107,6 @@ import Detector
         let summary = DetectionRun(images: images, targets: targets, detector: detector, format: .text(headers: false)).run { recorded.record($0) }
         #expect(summary.failures == 1 && recorded.failures.count == 1)
         #expect(recorded.wrote == [targets[1].annotated!])
-        #expect(!recorded.lines.contains { $0.hasPrefix("#") } && recorded.lines.first == "triangle 0.968 221.4 147.1 302.8 230.4")
+        #expect(!recorded.lines.contains { $0.hasPrefix("#") } && recorded.lines.first == "triangle 0.916 222.6 143.6 311.7 226.7")
     }
 }
