@@ -163,7 +163,7 @@ def trees_config(data):
 
 
 def has_time_option():
-    out, _, _ = run([TRAIN, "--help"])
+    out, _, _ = run([TRAIN, "train", "--help"])  # the training options are the train command's
     return re.search(r"--time\b(?!-)", out) is not None
 
 
