@@ -65,7 +65,7 @@ def main() -> None:
 
     summary = {}
     print(f"{rounds} rounds, programs alternated ({', '.join(NAMES[p] for p in programs)}); "
-          f"best round of each program, [per round]; ratios ours/peer, per round then best rounds")
+          f"best round of each program, [per round]; ratios ours/peer, best rounds then [per round]")
     header = ["figure"] + [NAMES[p] for p in programs]
     table = [header, ["---"] * len(header)]
     for key, label, lower in ROWS:

@@ -197,11 +197,7 @@ struct Rounds {
     var values: [Double]
     init(_ values: [Double]) { precondition(!values.isEmpty); self.values = values }
     var best: Double { values.max()! }
-    /// The middle value; the mean of the two middle ones for an even count.
-    var median: Double {
-        let s = values.sorted(), n = s.count
-        return n % 2 == 1 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2])
-    }
+    var median: Double { middleValue(ofSorted: values.sorted()) }
     func scaled(by factor: Double) -> Rounds { Rounds(values.map { $0 * factor }) }
     /// "205.1 210.3 199.8" in the order measured.
     var text: String { values.map { String(format: "%.1f", $0) }.joined(separator: " ") }
@@ -216,10 +212,13 @@ struct Latency {
     var count: Int { sorted.count }
     var minimum: Double { sorted[0] }
     var p10: Double { sorted[sorted.count / 10] }
-    var median: Double {
-        let n = sorted.count
-        return n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2])
-    }
+    var median: Double { middleValue(ofSorted: sorted) }
+}
+
+/// The middle value of sorted, non-empty `values`; the mean of the two middle ones for an even count.
+func middleValue(ofSorted values: [Double]) -> Double {
+    let n = values.count
+    return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2])
 }
 
 /// Resets the peak RSS (VmHWM) to the current RSS (Linux: "5" to /proc/self/clear_refs).

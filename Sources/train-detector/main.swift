@@ -52,6 +52,7 @@ enum Limits {
     /// --weight-decay: AdamW's λ (lr · λ ≤ 1, so a kernel never changes sign by the decay).
     static let weightDecay: ClosedRange<Float> = 0...1
     static let closeMosaic = 0...1_000_000
+    static let prefetch = 0...2
 }
 
 /// "1 to 1024" for the help texts.
@@ -132,13 +133,13 @@ struct Train: ParsableCommand {
     var mosaic = false
     @Option(help: "With --mosaic: train the last this-many epochs without mosaics, \(describe(Limits.closeMosaic)) (default: a tenth of the epochs, at least 1; of the planned epochs with --time).")
     var closeMosaic: Int?
-    @Option(help: "Training batches made ahead on a background thread while the current one computes, 0 to 2 (0: each batch is made in its step); the batches are the same either way.")
+    @Option(help: "Training batches made ahead on a background thread while the current one computes, \(describe(Limits.prefetch)) (0: each batch is made in its step); the batches are the same either way.")
     var prefetch = 1
     @OptionGroup var engine: EngineOptions
 
     func validate() throws {
         try check(epochs, in: Limits.epochs, "--epochs")
-        if !(0...2).contains(prefetch) { throw ValidationError("--prefetch must be 0, 1 or 2 (got \(prefetch))") }
+        try check(prefetch, in: Limits.prefetch, "--prefetch")
         try check(batchSize, in: Limits.batchSize, "--batch-size")
         if !(lr.isFinite && lr > 0 && lr <= 1) { throw ValidationError("--lr must be a finite number in (0, 1] (got \(lr))") }
         try check(overfit, in: Limits.overfit, "--overfit")

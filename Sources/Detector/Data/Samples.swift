@@ -165,13 +165,13 @@ struct CoveredRegion: Hashable, Sendable {
     }
 }
 
-/// Reads the images of a split into memory (both cores), each held at full resolution. A file
+/// Reads the images of a split into memory (on every core), each held at full resolution. A file
 /// that cannot be read is an error naming it.
 public func loadSamples(_ items: [DatasetItem]) throws -> [LoadedSample] {
     try loadSamples(items) { name, image, objects in LoadedSample(name: name, image: image, objects: objects) }
 }
 
-/// Reads the images of a split into memory (both cores), each held at most at the size a
+/// Reads the images of a split into memory (on every core), each held at most at the size a
 /// `networkWidth` x `networkHeight` input needs (see `LoadedSample`): memory grows with the
 /// number of images, not their resolution. A file that cannot be read is an error naming it.
 public func loadSamples(_ items: [DatasetItem], networkWidth: Int, networkHeight: Int) throws -> [LoadedSample] {

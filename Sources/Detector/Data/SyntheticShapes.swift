@@ -281,7 +281,6 @@ public struct SyntheticShapes: Sendable {
         }
     }
 
-
     /// Writes classes.txt and, for each split, `count` images and label files named 000000…
     /// into `folder`/images and `folder`/labels, in parallel; image i is `sample(i)`. Shared by
     /// both generators (`OtherShapes` draws other pictures in the same layout).

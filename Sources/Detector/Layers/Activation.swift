@@ -29,7 +29,7 @@ public enum Activation: String, Codable, Sendable, CaseIterable {
     }
 }
 
-/// y ← act(y + b) over `rows` rows of `channels` values (b optional), both cores.
+/// y ← act(y + b) over `rows` rows of `channels` values (b optional), on the engine's threads.
 func addBiasAndActivate(_ values: UnsafeMutablePointer<Float>, rows: Int, channels c: Int,
                         bias: UnsafePointer<Float>?, activation act: Activation) {
     if bias == nil && act == .linear { return }

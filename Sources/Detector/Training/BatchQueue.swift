@@ -15,7 +15,7 @@ import Foundation
 ///   runs at the lowest scheduling priority (nice 19, on Linux a per-thread value), so that it
 ///   takes the cores only when the step leaves them idle instead of slowing the step down;
 /// - a `next()` whose batch is neither made nor claimed claims and makes it on the calling
-///   thread (`byConsumer` true: the step is waiting, both cores may be used), so a producer
+///   thread (`byConsumer` true: the step is waiting, every core may be used), so a producer
 ///   starved by a busy machine never makes training slower than making each batch in its step;
 /// - the batch `next()` returns (its `input` buffer) is the consumer's until the following
 ///   `next()` or `stop()`, then goes back for refilling: at most `depth` batches are made ahead,
@@ -131,19 +131,23 @@ final class BatchQueue<Labels>: @unchecked Sendable {
             shared.lent = nil
             condition.broadcast()
         }
+        // The batch at `position` in `input`, or `make`'s error, which cancels the queue.
+        func handOver(_ position: Int, _ input: UnsafeMutablePointer<Float>, _ labels: Result<Labels, Error>) throws -> Batch {
+            do {
+                return Batch(position: position, input: input, labels: try labels.get())
+            } catch {
+                shared.cancelled = true
+                condition.broadcast()
+                throw error
+            }
+        }
         while true {
             guard !shared.cancelled, shared.wanted < shared.end else { return nil }
             if let first = shared.ready.first, first.position == shared.wanted {
                 shared.ready.removeFirst()
                 shared.wanted += 1
                 shared.lent = first.input
-                do {
-                    return Batch(position: first.position, input: first.input, labels: try first.labels.get())
-                } catch {
-                    shared.cancelled = true
-                    condition.broadcast()
-                    throw error
-                }
+                return try handOver(first.position, first.input, first.labels)
             }
             if shared.unclaimed == shared.wanted, let buffer = shared.free.popLast() {
                 // Nobody has started it (and so nothing after it is ready): made here.
@@ -154,13 +158,7 @@ final class BatchQueue<Labels>: @unchecked Sendable {
                 condition.unlock()
                 let labels = Result { try make(position, buffer, true) }
                 condition.lock()
-                do {
-                    return Batch(position: position, input: buffer, labels: try labels.get())
-                } catch {
-                    shared.cancelled = true
-                    condition.broadcast()
-                    throw error
-                }
+                return try handOver(position, buffer, labels)
             }
             condition.wait()
         }

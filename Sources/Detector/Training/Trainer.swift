@@ -503,7 +503,7 @@ public final class Trainer {
                                             floatsPerBatch: batchSize * maker.floatsPerImage, threads: batchProducers) { b, buffer, byStep in
                 // The producer makes its images one after the other on its low-priority thread,
                 // in the time the step leaves idle; a step that finds its batch not started
-                // makes it on both cores, as without prefetch.
+                // makes it on every core, as without prefetch.
                 maker.make(indicesOf(b), epoch: epoch, mosaics: mosaics, parallel: byStep, into: buffer)
             }
             : nil

@@ -19,7 +19,7 @@ struct TrainingBatchMaker: Sendable {
     /// Letterboxes (makes mosaics of, and augments) the images at `indices` into `batch`
     /// (indices.count · floatsPerImage floats, every one written); returns their labels in
     /// normalised network coordinates. `mosaics`: the epoch's schedule
-    /// (`Trainer.mosaicSchedule(epoch:)`), nil for none. `parallel`: the images on both cores
+    /// (`Trainer.mosaicSchedule(epoch:)`), nil for none. `parallel`: the images on every core
     /// (`concurrentPerform`), else one after the other on the calling thread; the bytes are the
     /// same either way.
     func make(_ indices: [Int], epoch: Int, mosaics: (settings: MosaicSettings, epochs: Int)?,

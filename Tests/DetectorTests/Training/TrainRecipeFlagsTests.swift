@@ -18,6 +18,9 @@ import Detector
         BadInput(["--close-mosaic", "3"], names: "--mosaic"),
         BadInput(["--ema", "--overfit", "2"], names: "--ema"),
         BadInput(["--mosaic", "--overfit", "2"], names: "--mosaic"),
+        BadInput(["--prefetch", "3"], names: "--prefetch must be 0 to 2"),
+        BadInput(["--prefetch=-1"], names: "--prefetch must be 0 to 2"),
+        BadInput(["--prefetch", "x"], names: "--prefetch"),
     ]
 
     @Test(arguments: badInputs) func badValuesAreRefusedWithExit1(_ input: BadInput) throws {
