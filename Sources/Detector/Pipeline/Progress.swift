@@ -37,14 +37,3 @@ func durationTextWithTenths(_ seconds: Double) -> String {
     let s = Int(seconds.rounded())
     return s >= 3600 ? String(format: "%dh%02dm", s / 3600, s % 3600 / 60) : String(format: "%dm%02ds", s / 60, s % 60)
 }
-
-/// An epoch's times for its log line, training and validation apart:
-/// `train 12.3 s (210 img/s), val 1.4 s`. `trainSeconds` is the time of the epoch's training
-/// steps (waiting for a batch included, validation and checkpoints not) and `imagesPerSecond`
-/// its images over that time (`EpochSummary.seconds`, `.imagesPerSecond`); `val` only when
-/// the epoch was validated.
-public func epochTimesText(trainSeconds: Double, imagesPerSecond: Double, validationSeconds: Double?) -> String {
-    var text = String(format: "train %.1f s (%.0f img/s)", trainSeconds, imagesPerSecond)
-    if let validationSeconds { text += String(format: ", val %.1f s", validationSeconds) }
-    return text
-}

@@ -23,10 +23,3 @@ import Testing
         #expect(durationTextWithTenths(seconds) == text)
     }
 }
-
-@Suite struct EpochTimesTextTests {
-    @Test func trainingAndValidationApart() {
-        #expect(epochTimesText(trainSeconds: 12.34, imagesPerSecond: 210.4, validationSeconds: 1.44) == "train 12.3 s (210 img/s), val 1.4 s")
-        #expect(epochTimesText(trainSeconds: 0.96, imagesPerSecond: 62.6, validationSeconds: nil) == "train 1.0 s (63 img/s)")
-    }
-}
