@@ -475,27 +475,84 @@ void ck_depthwise_input_gradient_stride1(const float *gradientOutput, float *gra
     }
 }
 
-/* ---------------------------------------------------------------- small GEMM */
+/* ---------------------------------------------------------------- GEMM */
 
-/// P rows of C, 16 columns at a time: A's values broadcast against rows of B.
-CK_INLINE void ck_gemm_rows(ptrdiff_t n, ptrdiff_t k, const float *a, const float *b, float *c, const int P) {
-    for (ptrdiff_t col = 0; col < n; col += 16) {
-        __m512 acc[8];
-        for (int j = 0; j < P; j++) acc[j] = _mm512_setzero_ps();
-        for (ptrdiff_t p = 0; p < k; p++) {
-            __m512 bv = _mm512_loadu_ps(b + p * n + col);
-            for (int j = 0; j < P; j++) acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(a[j * k + p]), bv, acc[j]);
+/// R rows x V vectors (16 columns each; the last one masked by `last`) of C, over p < k:
+/// A's (i, p) at a[i·ars + p·acs], B's row p at b + p·ldb. Each C value is one FMA chain over p
+/// in order, from 0 or (accumulate) from its value in C, so the tiling does not change a bit.
+CK_INLINE void ck_gemm_tile(ptrdiff_t k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+                            const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate,
+                            __mmask16 last, const int R, const int V) {
+    __m512 acc[12][4];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) {
+            const float *cv = c + r * ldc + 16 * v;
+            if (accumulate) acc[r][v] = v == V - 1 ? _mm512_maskz_loadu_ps(last, cv) : _mm512_loadu_ps(cv);
+            else acc[r][v] = _mm512_setzero_ps();
         }
-        for (int j = 0; j < P; j++) _mm512_storeu_ps(c + j * n + col, acc[j]);
+    for (ptrdiff_t p = 0; p < k; p++) {
+        const float *bp = b + p * ldb;
+        __m512 bv[4];
+        for (int v = 0; v < V; v++) bv[v] = v == V - 1 ? _mm512_maskz_loadu_ps(last, bp + 16 * v) : _mm512_loadu_ps(bp + 16 * v);
+        const float *ap = a + p * acs;
+        for (int r = 0; r < R; r++) {
+            const __m512 av = _mm512_set1_ps(ap[r * ars]);
+            for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) {
+            float *cv = c + r * ldc + 16 * v;
+            if (v == V - 1) _mm512_mask_storeu_ps(cv, last, acc[r][v]);
+            else _mm512_storeu_ps(cv, acc[r][v]);
+        }
+}
+
+/// Rows [0, m) of one column panel: tiles of R rows, then of 4, 2 and 1.
+#define CK_PANEL(R, V)                                                                                           \
+    do {                                                                                                         \
+        ptrdiff_t i = 0;                                                                                         \
+        for (; i + R <= m; i += R) ck_gemm_tile(k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, accumulate, last, R, V); \
+        for (; i + 4 <= m; i += 4) ck_gemm_tile(k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, accumulate, last, 4, V); \
+        for (; i + 2 <= m; i += 2) ck_gemm_tile(k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, accumulate, last, 2, V); \
+        for (; i < m; i++) ck_gemm_tile(k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, accumulate, last, 1, V); \
+    } while (0)
+
+/// One panel of `cols` ≤ 64 columns. The tile keeps 24 accumulators (12 for one vector) in the
+/// 32 ZMM registers, beside the panel's B vectors: 6 rows of 64 columns, 8 of 48, 12 of 32.
+CK_TARGET static void ck_gemm_panel(ptrdiff_t m, ptrdiff_t k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+                                    const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate,
+                                    ptrdiff_t cols) {
+    const __mmask16 last = (__mmask16)(cols % 16 == 0 ? 0xFFFF : (1u << (cols % 16)) - 1);
+    switch ((cols + 15) / 16) {
+    case 4: CK_PANEL(6, 4); break;
+    case 3: CK_PANEL(8, 3); break;
+    case 2: CK_PANEL(12, 2); break;
+    default: CK_PANEL(12, 1); break;
     }
 }
 
 CK_TARGET
-void ck_small_gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, const float *b, float *c) {
-    ptrdiff_t i = 0;
-    for (; i + 8 <= m; i += 8) ck_gemm_rows(n, k, a + i * k, b, c + i * n, 8);
-    for (; i + 4 <= m; i += 4) ck_gemm_rows(n, k, a + i * k, b, c + i * n, 4);
-    for (; i < m; i++) ck_gemm_rows(n, k, a + i * k, b, c + i * n, 1);
+void ck_gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+             const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) {
+    // Blocks of KC inner steps and MC rows, so that a block of A (at most 192 x 256 floats) and a
+    // panel of B (256 x 64) stay in the L2 cache while the tiles sweep them; a later block of p
+    // continues each C value's chain from C.
+    const ptrdiff_t KC = 256, MC = 192;
+    if (k == 0) {
+        if (!accumulate) for (ptrdiff_t i = 0; i < m; i++) for (ptrdiff_t j = 0; j < n; j++) c[i * ldc + j] = 0;
+        return;
+    }
+    for (ptrdiff_t p0 = 0; p0 < k; p0 += KC) {
+        const ptrdiff_t kc = ck_min(KC, k - p0);
+        const int chained = accumulate || p0 > 0;
+        for (ptrdiff_t i0 = 0; i0 < m; i0 += MC) {
+            const ptrdiff_t mc = ck_min(MC, m - i0);
+            for (ptrdiff_t j0 = 0; j0 < n; j0 += 64)
+                ck_gemm_panel(mc, kc, a + i0 * ars + p0 * acs, ars, acs, b + p0 * ldb + j0, ldb,
+                              c + i0 * ldc + j0, ldc, chained, ck_min(64, n - j0));
+        }
+    }
 }
 
 #else
@@ -520,5 +577,6 @@ void ck_depthwise_weight_gradient(const float *i, const float *g, float *d, ptrd
 void ck_depthwise_input_gradient_stride1(const float *g, float *d, const float *wt, ptrdiff_t h, ptrdiff_t w, ptrdiff_t c,
                                          ptrdiff_t oh, ptrdiff_t ow, ptrdiff_t k, ptrdiff_t p, ptrdiff_t rb,
                                          ptrdiff_t re) CK_UNAVAILABLE
-void ck_small_gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, const float *b, float *c) CK_UNAVAILABLE
+void ck_gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t ars, ptrdiff_t acs, const float *b,
+             ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) CK_UNAVAILABLE
 #endif

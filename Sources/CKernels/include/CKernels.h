@@ -69,8 +69,15 @@ void ck_depthwise_input_gradient_stride1(const float *gradientOutput, float *gra
                                          ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, ptrdiff_t oh, ptrdiff_t ow,
                                          ptrdiff_t k, ptrdiff_t pad, ptrdiff_t rowBegin, ptrdiff_t rowEnd);
 
-/// C[m, n] = A[m, k] · B[k, n], row-major and contiguous, n a multiple of 16 (`smallGEMM`).
-void ck_small_gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, const float *b, float *c);
+/// The engine's matrix product (`multiply` in GEMM.swift): C = A · B, or C += A · B when
+/// `accumulate` is nonzero, with C [m, n] row-major (row stride ldc), B [k, n] row-major (row
+/// stride ldb), and A's element (i, p) at a[i·ars + p·acs], so that a stored matrix (ars = its
+/// row stride, acs = 1) and its transpose (ars = 1, acs = its row stride) are both read in place.
+/// Any m, n, k (columns beyond a multiple of 16 by masked loads and stores). Each C value is one
+/// FMA chain over p = 0 ..< k in order, starting from 0 (or C's value): the same bits however
+/// the caller splits rows or columns between threads.
+void ck_gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+             const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate);
 
 #ifdef __cplusplus
 }

@@ -38,16 +38,19 @@ func addBiasAndActivate(_ values: UnsafeMutablePointer<Float>, rows: Int, channe
     }
 }
 
-/// The same on the rows `range` only, on the calling thread (for a worker finishing the rows
-/// it has just computed, while they are in its cache).
-func addBiasAndActivate(_ values: UnsafeMutablePointer<Float>, rows range: Range<Int>, channels c: Int,
-                        bias: UnsafePointer<Float>?, activation act: Activation) {
+/// The same on the rows `range` only (and of them the channels `columns`, all by default), on
+/// the calling thread (for a worker finishing the block it has just computed, while it is in
+/// its cache). With c a multiple of 16, `columns` must start and end on multiples of 16 too.
+func addBiasAndActivate(_ values: UnsafeMutablePointer<Float>, rows range: Range<Int>, columns: Range<Int>? = nil,
+                        channels c: Int, bias: UnsafePointer<Float>?, activation act: Activation) {
     if bias == nil && act == .linear { return }
+    let columns = columns ?? 0..<c
     if c % 16 == 0 {
+        precondition(columns.lowerBound % 16 == 0 && columns.upperBound % 16 == 0, "column blocks of 16")
         for row in range {
             let y = values + row * c
-            var ch = 0
-            while ch < c {
+            var ch = columns.lowerBound
+            while ch < columns.upperBound {
                 var v = load16(y + ch)
                 if let b = bias { v += load16(b + ch) }
                 store16(act.apply(v), y + ch)
@@ -58,11 +61,11 @@ func addBiasAndActivate(_ values: UnsafeMutablePointer<Float>, rows range: Range
     }
     for row in range {
         let y = values + row * c
-        if let b = bias { for ch in 0..<c { y[ch] += b[ch] } }
+        if let b = bias { for ch in columns { y[ch] += b[ch] } }
         switch act {
-        case .leaky: for ch in 0..<c { y[ch] = y[ch] > 0 ? y[ch] : Activation.leakySlope * y[ch] }
-        case .relu: for ch in 0..<c { y[ch] = max(y[ch], 0) }
-        case .relu6: for ch in 0..<c { y[ch] = min(max(y[ch], 0), 6) }
+        case .leaky: for ch in columns { y[ch] = y[ch] > 0 ? y[ch] : Activation.leakySlope * y[ch] }
+        case .relu: for ch in columns { y[ch] = max(y[ch], 0) }
+        case .relu6: for ch in columns { y[ch] = min(max(y[ch], 0), 6) }
         case .linear: break
         }
     }

@@ -97,17 +97,18 @@ public final class Conv2D: Layer {
         let pixels = outputShape.height * outputShape.width
         let cout = outputShape.channels
         let kk = columns
+        let isa = KernelISA.active
         weight.value.withUnsafeBufferPointer { w in
             parallelRanges(batch) { worker, images in
                 for n in images {
                     let out = output + n * outputShape.count
                     let inp = input + n * inputShape.count
                     if size == 1 && stride == 1 {
-                        gemm(m: pixels, n: cout, k: kk, a: inp, lda: kk, b: w.baseAddress!, ldb: cout, beta: 0, c: out, ldc: cout)
+                        multiply(m: pixels, n: cout, k: kk, a: inp, aRowStride: kk, aColumnStride: 1, b: w.baseAddress!, ldb: cout, c: out, ldc: cout, isa: isa)
                     } else {
                         let col = workspace.buffer(worker, count: pixels * kk)
                         im2col(inp, into: col)
-                        gemm(m: pixels, n: cout, k: kk, a: col, lda: kk, b: w.baseAddress!, ldb: cout, beta: 0, c: out, ldc: cout)
+                        multiply(m: pixels, n: cout, k: kk, a: col, aRowStride: kk, aColumnStride: 1, b: w.baseAddress!, ldb: cout, c: out, ldc: cout, isa: isa)
                     }
                 }
             }
@@ -135,7 +136,10 @@ public final class Conv2D: Layer {
         let partial = UnsafeMutablePointer<Float>.allocate(capacity: weightCount * threads)
         partial.initialize(repeating: 0, count: weightCount * threads)
         defer { partial.deallocate() }
-        weight.value.withUnsafeBufferPointer { w in
+        // ∂col = ∂out · wᵀ, from wᵀ [C_out, k·k·C_in] written out once.
+        let transposedWeight = gradientInput == nil ? [] : transposed(weight.value, rows: kk, columns: cout)
+        let isa = KernelISA.active
+        transposedWeight.withUnsafeBufferPointer { wt in
             parallelRanges(batch, parts: threads) { worker, images in
                 let dw = partial + worker * weightCount
                 for n in images {
@@ -147,14 +151,17 @@ public final class Conv2D: Layer {
                         im2col(inp, into: buffer)
                         col = UnsafePointer(buffer)
                     }
-                    gemm(transposeA: true, m: kk, n: cout, k: pixels, a: col, lda: kk, b: dOut, ldb: cout, beta: 1, c: dw, ldc: cout)
+                    multiply(m: kk, n: cout, k: pixels, a: col, aRowStride: 1, aColumnStride: kk, b: dOut, ldb: cout, c: dw, ldc: cout,
+                             accumulate: true, isa: isa)
                     if let gIn = gradientInput {
                         let dIn = gIn + n * inputShape.count
                         if direct {
-                            gemm(transposeB: true, m: pixels, n: kk, k: cout, a: dOut, lda: cout, b: w.baseAddress!, ldb: cout, beta: 0, c: dIn, ldc: kk)
+                            multiply(m: pixels, n: kk, k: cout, a: dOut, aRowStride: cout, aColumnStride: 1, b: wt.baseAddress!, ldb: kk,
+                                     c: dIn, ldc: kk, isa: isa)
                         } else {
                             let dCol = gradientWorkspace.buffer(worker, count: pixels * kk)
-                            gemm(transposeB: true, m: pixels, n: kk, k: cout, a: dOut, lda: cout, b: w.baseAddress!, ldb: cout, beta: 0, c: dCol, ldc: kk)
+                            multiply(m: pixels, n: kk, k: cout, a: dOut, aRowStride: cout, aColumnStride: 1, b: wt.baseAddress!, ldb: kk,
+                                     c: dCol, ldc: kk, isa: isa)
                             dIn.update(repeating: 0, count: inputShape.count)
                             col2im(dCol, into: dIn)
                         }

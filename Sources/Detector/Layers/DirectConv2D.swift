@@ -53,13 +53,17 @@ final class DirectConv2D: Layer {
     private func inputGradient(_ gradientOutput: UnsafePointer<Float>, into gradientInput: UnsafeMutablePointer<Float>, batch: Int) {
         let pixels = outputShape.height * outputShape.width
         let (cout, kk) = (outputShape.channels, conv.columns)
-        conv.weight.value.withUnsafeBufferPointer { w in
+        // From wᵀ [C_out, k·k·C_in] written out once.
+        let transposedWeight = transposed(conv.weight.value, rows: kk, columns: cout)
+        let isa = KernelISA.active
+        transposedWeight.withUnsafeBufferPointer { wt in
             parallelRanges(batch, parts: Engine.threadCount) { worker, images in
                 for n in images {
                     let dOut = gradientOutput + n * outputShape.count
                     let dIn = gradientInput + n * inputShape.count
                     let dCol = conv.gradientWorkspace.buffer(worker, count: pixels * kk)
-                    gemm(transposeB: true, m: pixels, n: kk, k: cout, a: dOut, lda: cout, b: w.baseAddress!, ldb: cout, beta: 0, c: dCol, ldc: kk)
+                    multiply(m: pixels, n: kk, k: cout, a: dOut, aRowStride: cout, aColumnStride: 1, b: wt.baseAddress!, ldb: kk,
+                             c: dCol, ldc: kk, isa: isa)
                     dIn.update(repeating: 0, count: inputShape.count)
                     conv.col2im(dCol, into: dIn)
                 }

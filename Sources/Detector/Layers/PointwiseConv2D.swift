@@ -35,11 +35,10 @@ public final class PointwiseConv2D: Layer {
         let isa = KernelISA.active
         weight.value.withUnsafeBufferPointer { w in biasValues.withUnsafeBufferPointer { b in
             let biasPointer = bias == nil ? nil : b.baseAddress
-            parallelRanges(rows, minimumPerPart: 64) { _, range in
-                Self.product(m: range.count, n: cout, k: cin, a: input + range.lowerBound * cin, b: w.baseAddress!,
-                             c: output + range.lowerBound * cout, isa: isa)
-                // Bias and activation on this worker's rows while they are in its cache.
-                addBiasAndActivate(output, rows: range, channels: cout, bias: biasPointer, activation: act)
+            // Bias and activation on each thread's block while it is in that thread's cache.
+            parallelMultiply(m: rows, n: cout, k: cin, a: input, aRowStride: cin, aColumnStride: 1, b: w.baseAddress!,
+                             ldb: cout, c: output, ldc: cout, isa: isa) { rowRange, columns in
+                addBiasAndActivate(output, rows: rowRange, columns: columns, channels: cout, bias: biasPointer, activation: act)
             }
         } }
     }
@@ -55,30 +54,21 @@ public final class PointwiseConv2D: Layer {
         let threads = Engine.threadCount
         let partial = UnsafeMutablePointer<Float>.allocate(capacity: weightCount * threads)
         defer { partial.deallocate() }
-        // ∂in = ∂out · wᵀ: with the small kernel, from wᵀ [C_out, C_in] written out once.
-        let smallInput = gradientInput != nil && Self.usesSmallGEMM(n: cin, k: cout)
-        var transposed = [Float]()
-        if smallInput {
-            transposed = [Float](repeating: 0, count: weightCount)
-            for ci in 0..<cin { for co in 0..<cout { transposed[co * cin + ci] = weight.value[ci * cout + co] } }
-        }
+        // ∂in = ∂out · wᵀ, from wᵀ [C_out, C_in] written out once.
+        let transposedWeight = gradientInput == nil ? [] : transposed(weight.value, rows: cin, columns: cout)
         let isa = KernelISA.active
-        weight.value.withUnsafeBufferPointer { w in transposed.withUnsafeBufferPointer { wt in
+        transposedWeight.withUnsafeBufferPointer { wt in
             parallelRanges(rows, parts: threads, minimumPerPart: 64) { worker, range in
-                gemm(transposeA: true, m: cin, n: cout, k: range.count, a: input + range.lowerBound * cin, lda: cin,
-                     b: gradientOutput + range.lowerBound * cout, ldb: cout, beta: 0,
-                     c: partial + worker * weightCount, ldc: cout)
+                let x = input + range.lowerBound * cin, g = gradientOutput + range.lowerBound * cout
+                // ∂w (this part's rows) = xᵀ · ∂out: A is x read transposed.
+                multiply(m: cin, n: cout, k: range.count, a: x, aRowStride: 1, aColumnStride: cin, b: g, ldb: cout,
+                         c: partial + worker * weightCount, ldc: cout, isa: isa)
                 if let gIn = gradientInput {
-                    if smallInput {
-                        smallGEMM(m: range.count, n: cin, k: cout, a: gradientOutput + range.lowerBound * cout, b: wt.baseAddress!,
-                                  c: gIn + range.lowerBound * cin, isa: isa)
-                    } else {
-                        gemm(transposeB: true, m: range.count, n: cin, k: cout, a: gradientOutput + range.lowerBound * cout, lda: cout,
-                             b: w.baseAddress!, ldb: cout, beta: 0, c: gIn + range.lowerBound * cin, ldc: cin)
-                    }
+                    multiply(m: range.count, n: cin, k: cout, a: g, aRowStride: cout, aColumnStride: 1, b: wt.baseAddress!,
+                             ldb: cin, c: gIn + range.lowerBound * cin, ldc: cin, isa: isa)
                 }
             }
-        } }
+        }
         let parts = partCount(rows, parts: threads, minimumPerPart: 64)
         weight.gradient.withUnsafeMutableBufferPointer { g in
             for worker in 0..<parts {
@@ -90,23 +80,17 @@ public final class PointwiseConv2D: Layer {
 }
 
 extension PointwiseConv2D {
-    /// Whether a product with `n` output columns and inner dimension `k` runs on `smallGEMM`
-    /// rather than OpenBLAS: n a multiple of 16 and k at most 32. Measured with `make bench`
-    /// on tiny-dsc (training forward at batch 16): k = 16 3.45 → 2.0 ms, k = 32 2.4 → 1.85 ms,
-    /// k = 64 1.9 → 1.9–2.5 ms; at batch 1, k = 64 is slower (145 → 175 µs): OpenBLAS's
-    /// AVX-512 kernel does twice the work per instruction of our AVX2 one once its packing
-    /// is paid for.
+    /// Whether a contiguous product with `n` output columns and inner dimension `k` runs on
+    /// `smallGEMM` rather than OpenBLAS on the AVX2 path (the AVX-512 path runs every product on
+    /// `ck_gemm`): n a multiple of 16 and k at most 32. Measured with `make bench` on tiny-dsc
+    /// (training forward at batch 16): k = 16 3.45 → 2.0 ms, k = 32 2.4 → 1.85 ms, k = 64 1.9 →
+    /// 1.9–2.5 ms; at batch 1, k = 64 is slower (145 → 175 µs).
     static func usesSmallGEMM(n: Int, k: Int) -> Bool { n % 16 == 0 && k <= 32 }
 
-    /// C[m, n] = A[m, k] · B[k, n], contiguous row-major, on the kernel `usesSmallGEMM` picks
-    /// (`smallGEMM` on `isa`'s path, or OpenBLAS).
+    /// C[m, n] = A[m, k] · B[k, n], contiguous row-major, on `isa`'s path (see `multiply`).
     static func product(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
                         isa: KernelISA) {
-        if usesSmallGEMM(n: n, k: k) {
-            smallGEMM(m: m, n: n, k: k, a: a, b: b, c: c, isa: isa)
-        } else {
-            gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, beta: 0, c: c, ldc: n)
-        }
+        multiply(m: m, n: n, k: k, a: a, aRowStride: k, aColumnStride: 1, b: b, ldb: n, c: c, ldc: n, isa: isa)
     }
 
     /// The plain loop the GEMM is tested against: out[r, co] = b[co] + Σ_ci in[r, ci] · w[ci, co]

@@ -5,7 +5,7 @@ import Testing
 /// The kernels that have an AVX-512 version (CKernels), run on each path in-process through
 /// `KernelISA.withActive` and compared with the plain reference loops: the direct first
 /// convolution (forward, both gradients, fused with its pool), the depthwise convolution
-/// (forward, both gradients), the small GEMM and the pointwise layer built on it. Shapes are
+/// (forward, both gradients), the GEMM and the pointwise layer built on it. Shapes are
 /// odd on purpose: widths that are not multiples of the kernels' 8- and 4-pixel blocks, 1x1
 /// images, channel counts that leave a remainder of 16, batch 3. Each test's name says its
 /// path; the AVX-512 ones are skipped, with a message, on a CPU without AVX-512.
@@ -135,17 +135,56 @@ import Testing
     @Test func depthwiseGradientOnAVX2() { checkDepthwiseGradient(.avx2) }
     @Test(onlyWithAVX512) func depthwiseGradientOnAVX512() { checkDepthwiseGradient(.avx512) }
 
-    // MARK: the small GEMM and the pointwise layer
+    // MARK: the GEMM and the pointwise layer
 
-    /// (m, n, k): row counts around the 8- and 4-row blocks.
-    static let gemmCases: [(Int, Int, Int)] = [(1, 16, 1), (3, 16, 16), (13, 32, 16), (37, 48, 7), (12, 16, 32), (9, 64, 32)]
+    /// (m, n, k): rows around the kernels' tiles (6, 8, 12, then 4, 2, 1) and past a 192-row
+    /// block, columns that leave a masked remainder of 16 or span several 64-column panels, and
+    /// inner dimensions of 1, odd, and past a 256-step block (the chain continued from C).
+    static let gemmCases: [(Int, Int, Int)] = [
+        (1, 16, 1), (3, 16, 16), (13, 32, 16), (37, 48, 7), (12, 16, 32), (9, 64, 32), (7, 40, 5), (23, 130, 19),
+        (200, 80, 33), (5, 8, 300), (31, 256, 257), (2, 3, 2),
+    ]
 
-    func checkSmallGEMM(_ dims: (Int, Int, Int), _ isa: KernelISA) {
+    /// `multiply` on A and on a transposed A, written and accumulated, with row strides wider
+    /// than the rows, against a double-precision loop.
+    func checkMultiply(_ dims: (Int, Int, Int), _ isa: KernelISA) {
+        let (m, n, k) = dims
+        let (ldb, ldc) = (n + 3, n + 5)
+        let b = randomValues(k * ldb, seed: 86), start = randomValues(m * ldc, seed: 91)
+        for transposedA in [false, true] {
+            // A stored [m, k] (row stride k + 2), or stored as Aᵀ [k, m] (row stride m + 1).
+            let (rowStride, columnStride) = transposedA ? (1, m + 1) : (k + 2, 1)
+            let a = randomValues(transposedA ? k * (m + 1) : m * (k + 2), seed: 85)
+            for accumulate in [false, true] {
+                var c = accumulate ? start : [Float](repeating: .nan, count: m * ldc)
+                a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in c.withUnsafeMutableBufferPointer { c in
+                    multiply(m: m, n: n, k: k, a: a.baseAddress!, aRowStride: rowStride, aColumnStride: columnStride,
+                             b: b.baseAddress!, ldb: ldb, c: c.baseAddress!, ldc: ldc, accumulate: accumulate, isa: isa)
+                } } }
+                var worst: Float = 0
+                for i in 0..<m { for j in 0..<n {
+                    var sum = accumulate ? Double(start[i * ldc + j]) : 0
+                    for p in 0..<k { sum += Double(a[i * rowStride + p * columnStride]) * Double(b[p * ldb + j]) }
+                    worst = max(worst, abs(c[i * ldc + j] - Float(sum)))
+                } }
+                #expect(worst < 1e-5 * Float(max(k, 1)), "\(isa) \(dims) transposed \(transposedA) accumulate \(accumulate)")
+                // The padding between rows of C is left alone.
+                if n < ldc, !accumulate { #expect(c[n].isNaN, "\(isa) \(dims): wrote past a row of C") }
+            }
+        }
+    }
+
+    @Test(arguments: gemmCases) func multiplyOnAVX2(_ dims: (Int, Int, Int)) { checkMultiply(dims, .avx2) }
+    @Test(onlyWithAVX512, arguments: gemmCases) func multiplyOnAVX512(_ dims: (Int, Int, Int)) { checkMultiply(dims, .avx512) }
+
+    /// The AVX2 path's own kernel for the skinny products (`smallGEMM`), on its own.
+    @Test(arguments: [(1, 16, 1), (3, 16, 16), (13, 32, 16), (37, 48, 7), (9, 64, 32)])
+    func smallGEMMOnAVX2(_ dims: (Int, Int, Int)) {
         let (m, n, k) = dims
         let a = randomValues(m * k, seed: 85), b = randomValues(k * n, seed: 86)
         var c = [Float](repeating: .nan, count: m * n)
         a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in c.withUnsafeMutableBufferPointer { c in
-            smallGEMM(m: m, n: n, k: k, a: a.baseAddress!, b: b.baseAddress!, c: c.baseAddress!, isa: isa)
+            smallGEMM(m: m, n: n, k: k, a: a.baseAddress!, b: b.baseAddress!, c: c.baseAddress!)
         } } }
         var expected = [Float](repeating: 0, count: m * n)
         for i in 0..<m { for j in 0..<n {
@@ -153,24 +192,45 @@ import Testing
             for p in 0..<k { sum += Double(a[i * k + p]) * Double(b[p * n + j]) }
             expected[i * n + j] = Float(sum)
         } }
-        #expect(maxDifference(c, expected) < 1e-5, "\(isa)")
+        #expect(maxDifference(c, expected) < 1e-5)
     }
 
-    @Test(arguments: gemmCases) func smallGEMMOnAVX2(_ dims: (Int, Int, Int)) { checkSmallGEMM(dims, .avx2) }
-    @Test(onlyWithAVX512, arguments: gemmCases) func smallGEMMOnAVX512(_ dims: (Int, Int, Int)) { checkSmallGEMM(dims, .avx512) }
+    /// On AVX-512 each C value is one chain of fused multiply-adds in a fixed order, so
+    /// `parallelMultiply` gives the same bits on 1, 2 and 3 threads, whether it splits rows
+    /// (m = 500) or, with fewer than 64 rows per thread, columns (m = 64, 100 columns).
+    @Test(onlyWithAVX512, arguments: [(500, 48, 40), (64, 100, 256), (20, 256, 64)])
+    func parallelMultiplyIsBitwiseEqualOnAnyThreadCount(_ dims: (Int, Int, Int)) {
+        let (m, n, k) = dims
+        let a = randomValues(m * k, seed: 92), b = randomValues(k * n, seed: 93)
+        func product(threads: Int) -> [Float] {
+            var c = [Float](repeating: .nan, count: m * n)
+            a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in c.withUnsafeMutableBufferPointer { c in
+                parallelMultiply(m: m, n: n, k: k, a: a.baseAddress!, aRowStride: k, aColumnStride: 1, b: b.baseAddress!,
+                                 ldb: n, c: c.baseAddress!, ldc: n, isa: .avx512, threads: threads)
+            } } }
+            return c
+        }
+        let one = product(threads: 1)
+        #expect(!one.contains { $0.isNaN })
+        #expect(product(threads: 2) == one)
+        #expect(product(threads: 3) == one)
+    }
 
-    /// A pointwise layer whose forward (k = 16) and input gradient (C_out = 32) run on smallGEMM:
-    /// the product against the reference loop, gradients by finite differences.
+    /// Pointwise layers (16 → 32 channels; 40 → 24, whose columns leave remainders of 16; 48 →
+    /// 64 on 3 x 7 pixels, whose batch-1 forward splits columns between threads): the product
+    /// against the reference loop, gradients by finite differences.
     func checkPointwise(_ isa: KernelISA) {
         KernelISA.withActive(isa) {
-            let shape = FeatureShape(height: 3, width: 5, channels: 16)
-            let pw = PointwiseConv2D(name: "pw", input: shape, filters: 32, bias: true, activation: .linear)
-            randomize(pw, seed: 87)
-            let input = randomValues(3 * shape.count, seed: 88)
-            let reference = PointwiseConv2D.referenceForward(input: input, rows: 3 * 15, inputChannels: 16, weight: pw.weight.value,
-                                                             bias: pw.bias!.value, filters: 32)
-            #expect(maxDifference(run(pw, input, batch: 3), reference) < 1e-5, "\(isa)")
-            GradientCheck(epsilon: 1e-2, tolerance: 3e-3).check(pw, input: input, batch: 3)
+            for (cin, cout, h, w, batch) in [(16, 32, 3, 5, 3), (40, 24, 2, 3, 2), (48, 64, 3, 7, 1)] {
+                let shape = FeatureShape(height: h, width: w, channels: cin)
+                let pw = PointwiseConv2D(name: "pw", input: shape, filters: cout, bias: true, activation: .linear)
+                randomize(pw, seed: 87)
+                let input = randomValues(batch * shape.count, seed: 88)
+                let reference = PointwiseConv2D.referenceForward(input: input, rows: batch * h * w, inputChannels: cin,
+                                                                 weight: pw.weight.value, bias: pw.bias!.value, filters: cout)
+                #expect(maxDifference(run(pw, input, batch: batch), reference) < 1e-5, "\(isa) \(cin) → \(cout)")
+                GradientCheck(epsilon: 1e-2, tolerance: 3e-3).check(pw, input: input, batch: batch)
+            }
         }
     }
 
