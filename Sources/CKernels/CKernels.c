@@ -475,6 +475,138 @@ void ck_depthwise_input_gradient_stride1(const float *gradientOutput, float *gra
     }
 }
 
+
+/* ---------------------------------------------------------------- batch norm + max pool */
+
+/// u = a·x + b (a multiply, then an add: the Swift kernels' rounding, never fused, so the
+/// winners recomputed by backward are those of the forward pass on either path).
+CK_INLINE __m512 ck_affine(__m512 a, __m512 x, __m512 b) { return _mm512_add_ps(_mm512_mul_ps(a, x), b); }
+
+CK_TARGET
+void ck_bn_maxpool_forward(const float *input, float *output, const float *a, const float *b, int act,
+                           ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, ptrdiff_t oh, ptrdiff_t ow,
+                           ptrdiff_t rowBegin, ptrdiff_t rowEnd) {
+    const ptrdiff_t offsets[4] = {0, c, w * c, (w + 1) * c};
+    for (ptrdiff_t r = rowBegin; r < rowEnd; r++) {
+        ptrdiff_t n = r / oh, oy = r % oh;
+        for (ptrdiff_t ox = 0; ox < ow; ox++) {
+            float *out = output + ((n * oh + oy) * ow + ox) * c;
+            const float *p0 = input + ((n * h + 2 * oy) * w + 2 * ox) * c;
+            for (ptrdiff_t ch = 0; ch < c; ch += 16) {
+                __m512 av = _mm512_loadu_ps(a + ch), bv = _mm512_loadu_ps(b + ch);
+                __m512 best = ck_act(ck_affine(av, _mm512_loadu_ps(p0 + ch), bv), act);
+                for (int j = 1; j < 4; j++) {
+                    __m512 y = ck_act(ck_affine(av, _mm512_loadu_ps(p0 + offsets[j] + ch), bv), act);
+                    best = ck_maximum(best, y);
+                }
+                _mm512_storeu_ps(out + ch, best);
+            }
+        }
+    }
+}
+
+/// The gradient reaching u at each of a window's four inputs (16 channels): g_p · act'(u) at
+/// the winner (the first input whose activation equals the pooled output), 0 elsewhere.
+CK_INLINE void ck_bn_window(const float *p0, const ptrdiff_t *offsets, __m512 best, __m512 gp, __m512 av, __m512 bv,
+                            __m512 slope, int act, __m512 x[4], __m512 g[4]) {
+    __mmask16 taken = 0;
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 gs = _mm512_mul_ps(gp, slope);
+    for (int j = 0; j < 4; j++) {
+        x[j] = _mm512_loadu_ps(p0 + offsets[j]);
+        __m512 u = ck_affine(av, x[j], bv);
+        __mmask16 hit = _mm512_cmp_ps_mask(ck_act(u, act), best, _CMP_EQ_OQ) & (__mmask16)~taken;
+        taken |= hit;
+        __m512 gj = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(u, zero, _CMP_GT_OQ), gs, gp);
+        g[j] = _mm512_maskz_mov_ps(hit, gj);
+    }
+}
+
+CK_TARGET
+void ck_bn_maxpool_backward_sums(const float *input, const float *output, const float *gradientOutput,
+                                 const float *a, const float *b, const float *mean, float slope, int act,
+                                 ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, ptrdiff_t oh, ptrdiff_t ow,
+                                 ptrdiff_t rowBegin, ptrdiff_t rowEnd, double *sums, float *block) {
+    const ptrdiff_t offsets[4] = {0, c, w * c, (w + 1) * c};
+    const __m512 slopes = _mm512_set1_ps(slope);
+    for (ptrdiff_t r = rowBegin; r < rowEnd; r++) {
+        ptrdiff_t n = r / oh, oy = r % oh;
+        for (ptrdiff_t ox = 0; ox < ow; ox += 16) {
+            ptrdiff_t end = ck_min(ox + 16, ow);
+            for (ptrdiff_t ch = 0; ch < c; ch += 16) {
+                __m512 muv = _mm512_loadu_ps(mean + ch), av = _mm512_loadu_ps(a + ch), bv = _mm512_loadu_ps(b + ch);
+                __m512 sumG = _mm512_setzero_ps(), sumGX = _mm512_setzero_ps();
+                for (ptrdiff_t x0 = ox; x0 < end; x0++) {
+                    ptrdiff_t o = ((n * oh + oy) * ow + x0) * c + ch;
+                    const float *p0 = input + ((n * h + 2 * oy) * w + 2 * x0) * c + ch;
+                    __m512 x[4], g[4];
+                    ck_bn_window(p0, offsets, _mm512_loadu_ps(output + o), _mm512_loadu_ps(gradientOutput + o), av, bv, slopes, act, x, g);
+                    for (int j = 0; j < 4; j++) {
+                        sumG = _mm512_add_ps(sumG, g[j]);
+                        sumGX = _mm512_fmadd_ps(g[j], _mm512_sub_ps(x[j], muv), sumGX);
+                    }
+                }
+                _mm512_storeu_ps(block + ch, sumG);
+                _mm512_storeu_ps(block + c + ch, sumGX);
+            }
+            for (ptrdiff_t i = 0; i < 2 * c; i++) sums[i] += (double)block[i];
+        }
+    }
+}
+
+CK_TARGET
+void ck_bn_maxpool_backward_input(const float *input, const float *output, const float *gradientOutput, float *gradientInput,
+                                  const float *a, const float *b, const float *mean, const float *inverse,
+                                  const float *k, const float *meanG, const float *meanGX, float slope, int act,
+                                  ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, ptrdiff_t oh, ptrdiff_t ow,
+                                  ptrdiff_t rowBegin, ptrdiff_t rowEnd) {
+    const ptrdiff_t offsets[4] = {0, c, w * c, (w + 1) * c};
+    const __m512 slopes = _mm512_set1_ps(slope);
+    for (ptrdiff_t r = rowBegin; r < rowEnd; r++) {
+        ptrdiff_t n = r / oh, oy = r % oh;
+        for (ptrdiff_t ox = 0; ox < ow; ox++) {
+            ptrdiff_t o = ((n * oh + oy) * ow + ox) * c;
+            ptrdiff_t i0 = ((n * h + 2 * oy) * w + 2 * ox) * c;
+            for (ptrdiff_t ch = 0; ch < c; ch += 16) {
+                __m512 kv = _mm512_loadu_ps(k + ch), mgv = _mm512_loadu_ps(meanG + ch), mgxv = _mm512_loadu_ps(meanGX + ch);
+                __m512 muv = _mm512_loadu_ps(mean + ch), invv = _mm512_loadu_ps(inverse + ch);
+                __m512 x[4], g[4];
+                ck_bn_window(input + i0 + ch, offsets, _mm512_loadu_ps(output + o + ch), _mm512_loadu_ps(gradientOutput + o + ch),
+                             _mm512_loadu_ps(a + ch), _mm512_loadu_ps(b + ch), slopes, act, x, g);
+                for (int j = 0; j < 4; j++) {
+                    __m512 xhat = _mm512_mul_ps(_mm512_sub_ps(x[j], muv), invv);
+                    // k (g − mean(g) − x̂ mean(g x̂))
+                    __m512 d = _mm512_mul_ps(kv, _mm512_fnmadd_ps(xhat, mgxv, _mm512_sub_ps(g[j], mgv)));
+                    _mm512_storeu_ps(gradientInput + i0 + offsets[j] + ch, d);
+                }
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- batch-norm statistics */
+
+CK_TARGET
+void ck_shifted_moments(const float *input, const float *shift, ptrdiff_t c, ptrdiff_t rowBegin, ptrdiff_t rowEnd,
+                        double *sums, double *squares, float *block) {
+    for (ptrdiff_t r = rowBegin; r < rowEnd; r += 64) {
+        ptrdiff_t end = ck_min(r + 64, rowEnd);
+        for (ptrdiff_t ch = 0; ch < c; ch += 16) {
+            __mmask16 m = ck_mask(ch, c);
+            __m512 k = _mm512_maskz_loadu_ps(m, shift + ch);
+            __m512 sum = _mm512_setzero_ps(), square = _mm512_setzero_ps();
+            for (ptrdiff_t row = r; row < end; row++) {
+                __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, input + row * c + ch), k);
+                sum = _mm512_add_ps(sum, d);
+                square = _mm512_fmadd_ps(d, d, square);
+            }
+            _mm512_mask_storeu_ps(block + ch, m, sum);
+            _mm512_mask_storeu_ps(block + c + ch, m, square);
+        }
+        for (ptrdiff_t ch = 0; ch < c; ch++) { sums[ch] += (double)block[ch]; squares[ch] += (double)block[c + ch]; }
+    }
+}
+
 /* ---------------------------------------------------------------- GEMM */
 
 /// R rows x V vectors (16 columns each; the last one masked by `last`) of C, over p < k:
@@ -577,6 +709,17 @@ void ck_depthwise_weight_gradient(const float *i, const float *g, float *d, ptrd
 void ck_depthwise_input_gradient_stride1(const float *g, float *d, const float *wt, ptrdiff_t h, ptrdiff_t w, ptrdiff_t c,
                                          ptrdiff_t oh, ptrdiff_t ow, ptrdiff_t k, ptrdiff_t p, ptrdiff_t rb,
                                          ptrdiff_t re) CK_UNAVAILABLE
+void ck_bn_maxpool_forward(const float *i, float *o, const float *a, const float *b, int act, ptrdiff_t h, ptrdiff_t w,
+                           ptrdiff_t c, ptrdiff_t oh, ptrdiff_t ow, ptrdiff_t rb, ptrdiff_t re) CK_UNAVAILABLE
+void ck_bn_maxpool_backward_sums(const float *i, const float *o, const float *g, const float *a, const float *b,
+                                 const float *mu, float s, int act, ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, ptrdiff_t oh,
+                                 ptrdiff_t ow, ptrdiff_t rb, ptrdiff_t re, double *sums, float *block) CK_UNAVAILABLE
+void ck_bn_maxpool_backward_input(const float *i, const float *o, const float *g, float *d, const float *a, const float *b,
+                                  const float *mu, const float *inv, const float *k, const float *mg, const float *mgx,
+                                  float s, int act, ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, ptrdiff_t oh, ptrdiff_t ow,
+                                  ptrdiff_t rb, ptrdiff_t re) CK_UNAVAILABLE
+void ck_shifted_moments(const float *i, const float *k, ptrdiff_t c, ptrdiff_t rb, ptrdiff_t re, double *s, double *q,
+                        float *block) CK_UNAVAILABLE
 void ck_gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t ars, ptrdiff_t acs, const float *b,
              ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) CK_UNAVAILABLE
 #endif

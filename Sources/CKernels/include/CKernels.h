@@ -69,6 +69,37 @@ void ck_depthwise_input_gradient_stride1(const float *gradientOutput, float *gra
                                          ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, ptrdiff_t oh, ptrdiff_t ow,
                                          ptrdiff_t k, ptrdiff_t pad, ptrdiff_t rowBegin, ptrdiff_t rowEnd);
 
+/// `BatchNormMaxPool` forward over the pooled rows [rowBegin, rowEnd) of batch·oh (h = 2·oh,
+/// w = 2·ow, c a multiple of 16): out[n, oy, ox, ch] = max over the 2x2 window of act(a[ch]·x + b[ch]),
+/// the product and the sum rounded separately (as the Swift kernels do), the first maximum kept.
+void ck_bn_maxpool_forward(const float *input, float *output, const float *a, const float *b, int act,
+                           ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, ptrdiff_t oh, ptrdiff_t ow,
+                           ptrdiff_t rowBegin, ptrdiff_t rowEnd);
+
+/// `BatchNormMaxPool` backward, pass 1, over the pooled rows [rowBegin, rowEnd): adds Σ g and
+/// Σ g·(x − mean) per channel to sums[0 ..< c] and sums[c ..< 2c], g being g_p·act'(u) at each
+/// window's winner (the first input whose activation equals the pooled output) and 0 elsewhere;
+/// act'(u) is 1 for u > 0, else `slope`. Float sums over blocks of 16 windows, added to the
+/// doubles per block; `block` is scratch for 2c floats.
+void ck_bn_maxpool_backward_sums(const float *input, const float *output, const float *gradientOutput,
+                                 const float *a, const float *b, const float *mean, float slope, int act,
+                                 ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, ptrdiff_t oh, ptrdiff_t ow,
+                                 ptrdiff_t rowBegin, ptrdiff_t rowEnd, double *sums, float *block);
+
+/// `BatchNormMaxPool` backward, pass 2: writes ∂x = k (g − meanG − x̂·meanGX), x̂ = (x − mean)·inverse,
+/// for the four inputs of every window under the pooled rows [rowBegin, rowEnd).
+void ck_bn_maxpool_backward_input(const float *input, const float *output, const float *gradientOutput, float *gradientInput,
+                                  const float *a, const float *b, const float *mean, const float *inverse,
+                                  const float *k, const float *meanG, const float *meanGX, float slope, int act,
+                                  ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, ptrdiff_t oh, ptrdiff_t ow,
+                                  ptrdiff_t rowBegin, ptrdiff_t rowEnd);
+
+/// `BatchNorm`'s statistics over the rows [rowBegin, rowEnd) of an [rows, c] matrix (any c):
+/// adds Σ (x − shift) and Σ (x − shift)² per channel to sums and squares, in floats over blocks
+/// of 64 rows and in doubles across blocks; `block` is scratch for 2c floats.
+void ck_shifted_moments(const float *input, const float *shift, ptrdiff_t c, ptrdiff_t rowBegin, ptrdiff_t rowEnd,
+                        double *sums, double *squares, float *block);
+
 /// The engine's matrix product (`multiply` in GEMM.swift): C = A · B, or C += A · B when
 /// `accumulate` is nonzero, with C [m, n] row-major (row stride ldc), B [k, n] row-major (row
 /// stride ldb), and A's element (i, p) at a[i·ars + p·acs], so that a stored matrix (ars = its

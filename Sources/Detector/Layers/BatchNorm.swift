@@ -1,3 +1,5 @@
+import CKernels
+
 import Foundation
 
 /// Batch normalisation (Ioffe & Szegedy 2015) over N·H·W per channel, fused with the
@@ -52,11 +54,16 @@ public final class BatchNorm: Layer {
         let partial = UnsafeMutablePointer<Double>.allocate(capacity: 2 * c * parts)
         partial.initialize(repeating: 0, count: 2 * c * parts)
         defer { partial.deallocate() }
+        let isa = KernelISA.active
         shift.withUnsafeBufferPointer { k in
             parallelRanges(rows, minimumPerPart: 256) { worker, range in
                 let sums = partial + worker * 2 * c, squares = sums + c
                 let block = UnsafeMutablePointer<Float>.allocate(capacity: 2 * c)
                 defer { block.deallocate() }
+                if isa == .avx512 {
+                    ck_shifted_moments(input, k.baseAddress!, c, range.lowerBound, range.upperBound, sums, squares, block)
+                    return
+                }
                 var r = range.lowerBound
                 while r < range.upperBound {
                     let end = min(r + 64, range.upperBound)

@@ -1,3 +1,5 @@
+import CKernels
+
 /// A batch norm with its activation followed by a 2x2 max pool of stride 2, run as one step
 /// for training: the same function as `BatchNorm` then `MaxPool2D` (those two stay the
 /// reference, and the tests compare), with fewer passes over the largest activations.
@@ -63,8 +65,14 @@ final class BatchNormMaxPool: Layer {
         let (oh, ow) = (outputShape.height, outputShape.width)
         (a, b) = batchNorm.affine(input: input, rows: batch * h * w, training: training)
         let act = batchNorm.activation
+        let isa = KernelISA.active
         a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in
             parallelRanges(batch * oh) { _, rows in
+                if isa == .avx512 {
+                    ck_bn_maxpool_forward(input, output, a.baseAddress!, b.baseAddress!, act.kernelCode, h, w, c, oh, ow,
+                                          rows.lowerBound, rows.upperBound)
+                    return
+                }
                 for r in rows {
                     let n = r / oh, oy = r % oh
                     for ox in 0..<ow {
@@ -95,6 +103,7 @@ final class BatchNormMaxPool: Layer {
         precondition(a.count == c, "\(name): backward without a forward pass")
         let mean = batchNorm.batchMean, inverse = batchNorm.batchInverseDeviation
         let act = batchNorm.activation, slope = self.slope
+        let isa = KernelISA.active
         /// Calls `body(j, x_j, g_j)` for the four inputs of a window (16 channels from `ch`):
         /// g_j = g_p · act'(u_j) at the winner, the first input whose activation equals the
         /// pooled output (recomputed with the forward pass's arithmetic, so bit for bit), and
@@ -124,6 +133,12 @@ final class BatchNormMaxPool: Layer {
                 let sums = partial + worker * 2 * c
                 let block = UnsafeMutablePointer<Float>.allocate(capacity: 2 * c)
                 defer { block.deallocate() }
+                if isa == .avx512 {
+                    ck_bn_maxpool_backward_sums(input, output, gradientOutput, a.baseAddress!, b.baseAddress!, mu.baseAddress!,
+                                                slope, act.kernelCode, h, w, c, oh, ow, rows.lowerBound, rows.upperBound,
+                                                sums, block)
+                    return
+                }
                 for r in rows {
                     let n = r / oh, oy = r % oh
                     var ox = 0
@@ -160,6 +175,13 @@ final class BatchNormMaxPool: Layer {
         inverse.withUnsafeBufferPointer { inv in k.withUnsafeBufferPointer { k in
         meanG.withUnsafeBufferPointer { mg in meanGX.withUnsafeBufferPointer { mgx in
             parallelRanges(batch * oh) { _, rows in
+                if isa == .avx512 {
+                    ck_bn_maxpool_backward_input(input, output, gradientOutput, gradientInput, a.baseAddress!, b.baseAddress!,
+                                                 mu.baseAddress!, inv.baseAddress!, k.baseAddress!, mg.baseAddress!,
+                                                 mgx.baseAddress!, slope, act.kernelCode, h, w, c, oh, ow,
+                                                 rows.lowerBound, rows.upperBound)
+                    return
+                }
                 for r in rows {
                     let n = r / oh, oy = r % oh
                     for ox in 0..<ow {

@@ -5,7 +5,8 @@ import Testing
 /// The kernels that have an AVX-512 version (CKernels), run on each path in-process through
 /// `KernelISA.withActive` and compared with the plain reference loops: the direct first
 /// convolution (forward, both gradients, fused with its pool), the depthwise convolution
-/// (forward, both gradients), the GEMM and the pointwise layer built on it. Shapes are
+/// (forward, both gradients), the GEMM and the pointwise layer built on it, batch-norm statistics
+/// and the fused batch norm + max pool. Shapes are
 /// odd on purpose: widths that are not multiples of the kernels' 8- and 4-pixel blocks, 1x1
 /// images, channel counts that leave a remainder of 16, batch 3. Each test's name says its
 /// path; the AVX-512 ones are skipped, with a message, on a CPU without AVX-512.
@@ -236,6 +237,61 @@ import Testing
 
     @Test func pointwiseOnAVX2() { checkPointwise(.avx2) }
     @Test(onlyWithAVX512) func pointwiseOnAVX512() { checkPointwise(.avx512) }
+
+    // MARK: batch norm: its statistics, and fused with the max pool
+
+    /// The batch statistics (`shiftedMoments`) against double-precision loops, for channel
+    /// counts that are a multiple of 16 and not (the AVX-512 kernel masks the remainder), on
+    /// rows past several 64-row blocks, with an offset that a naive Σx² would lose.
+    func checkBatchStatistics(_ isa: KernelISA) {
+        KernelISA.withActive(isa) {
+            for c in [32, 19, 3] {
+                let rows = 301
+                let shape = FeatureShape(height: rows, width: 1, channels: c)
+                let bn = BatchNorm(name: "bn", input: shape, activation: .linear)
+                let input = randomValues(rows * c, seed: 94, range: -1..<1).map { $0 + 50 }
+                _ = run(bn, input, batch: 1)
+                for ch in 0..<c {
+                    var sum = 0.0
+                    for r in 0..<rows { sum += Double(input[r * c + ch]) }
+                    let mean = sum / Double(rows)
+                    var squares = 0.0
+                    for r in 0..<rows { squares += (Double(input[r * c + ch]) - mean) * (Double(input[r * c + ch]) - mean) }
+                    let inverse = 1 / (squares / Double(rows) + Double(bn.epsilon)).squareRoot()
+                    #expect(abs(Double(bn.batchMean[ch]) - mean) < 1e-5, "\(isa) c \(c) channel \(ch) mean")
+                    #expect(abs(Double(bn.batchInverseDeviation[ch]) / inverse - 1) < 1e-4, "\(isa) c \(c) channel \(ch) deviation")
+                }
+            }
+        }
+    }
+
+    @Test func batchStatisticsOnAVX2() { checkBatchStatistics(.avx2) }
+    @Test(onlyWithAVX512) func batchStatisticsOnAVX512() { checkBatchStatistics(.avx512) }
+
+    /// `BatchNormMaxPool` (forward, both backward passes) against `BatchNorm` then `MaxPool2D`,
+    /// including windows of four equal values (the winner is the first input).
+    func checkBatchNormMaxPool(_ isa: KernelISA) {
+        KernelISA.withActive(isa) {
+            let tests = BatchNormMaxPoolTests()
+            for activation in [Activation.leaky, .relu, .linear] {
+                let shape = FeatureShape(height: 6, width: 10, channels: 48)
+                tests.compare(shape, activation, batch: 3, input: randomValues(3 * shape.count, seed: 95, range: -2..<2))
+            }
+            let shape = FeatureShape(height: 4, width: 4, channels: 16)
+            var input = randomValues(2 * shape.count, seed: 96, range: -2..<2)
+            for window in 0..<8 {
+                let (n, oy, ox) = (window / 4, (window / 2) % 2, window % 2)
+                for ch in 0..<16 {
+                    let first = ((n * 4 + 2 * oy) * 4 + 2 * ox) * 16 + ch
+                    for j in 1..<4 { input[first + ((j >> 1) * 4 + (j & 1)) * 16] = input[first] }
+                }
+            }
+            tests.compare(shape, .leaky, batch: 2, input: input)
+        }
+    }
+
+    @Test func batchNormMaxPoolOnAVX2() { checkBatchNormMaxPool(.avx2) }
+    @Test(onlyWithAVX512) func batchNormMaxPoolOnAVX512() { checkBatchNormMaxPool(.avx512) }
 
     // MARK: the two paths together, and the choice
 
