@@ -133,19 +133,21 @@ struct Bench: ParsableCommand {
         let throughput = measure { _ = sixteen.withUnsafeBufferPointer { folded.forward($0.baseAddress!, batch: 16) } }.scaled(by: 16)
         print(String(format: "inference batch 16: best %.1f images/s, ~%.0f GFLOP/s; median %.1f; rounds %@", throughput.best,
                      throughput.best * Double(network.flopsPerImage) / 1e9, throughput.median, throughput.text))
-        // Per-layer breakdown of inference at batch 1 (the latency figure).
-        folded.recordsLayerTimes = true
-        folded.resetLayerTimes()
-        let calls = 200
-        one.withUnsafeBufferPointer { for _ in 0..<calls { folded.forward($0.baseAddress!, batch: 1) } }
-        folded.recordsLayerTimes = false
-        let inferTotal = folded.layerTimes.reduce(0) { $0 + $1.forwardSeconds } / Double(calls)
-        print("per-layer time of inference at batch 1 (µs):")
-        for l in folded.layerTimes {
-            let f = l.forwardSeconds / Double(calls) * 1e6
-            print(l.name.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: " %8.1f  (%4.1f%%)", f, 100 * f / 1e6 / inferTotal))
+        // Per-layer breakdown of inference at batch 1 (the latency figure) and at batch 16 (the
+        // throughput figure).
+        for (batch, input, calls) in [(1, one, 200), (16, sixteen, 20)] {
+            folded.recordsLayerTimes = true
+            folded.resetLayerTimes()
+            input.withUnsafeBufferPointer { for _ in 0..<calls { folded.forward($0.baseAddress!, batch: batch) } }
+            folded.recordsLayerTimes = false
+            let inferTotal = folded.layerTimes.reduce(0) { $0 + $1.forwardSeconds } / Double(calls)
+            print("per-layer time of inference at batch \(batch) (µs):")
+            for l in folded.layerTimes {
+                let f = l.forwardSeconds / Double(calls) * 1e6
+                print(l.name.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: " %8.1f  (%4.1f%%)", f, 100 * f / 1e6 / inferTotal))
+            }
+            print("  total" + String(format: "%33.1f µs in layers", inferTotal * 1e6))
         }
-        print("  total" + String(format: "%33.1f µs in layers", inferTotal * 1e6))
         // Per-layer breakdown of training steps at batch 16.
         let input = batchInput(16), t = targets(16)
         trainStep(input, t)

@@ -73,8 +73,11 @@ import Testing
     @Test(onlyWithAVX512) func directConvolutionGradientOnAVX512() { checkDirectConvolutionGradient(.avx512) }
 
     /// `ConvMaxPool` equals `Conv2D` then `MaxPool2D` bit for bit on each path: widths with a
-    /// pair of interior windows, a single one and edge windows; 1 to 8 channels.
-    static let convPoolCases: [(Int, Int, Int, Int)] = [(2, 2, 3, 16), (6, 10, 3, 16), (4, 18, 8, 32), (8, 6, 1, 16), (4, 14, 5, 16)]
+    /// block of four interior windows (3 channels: the unrolled kernel, and 5 or 8), a pair, a
+    /// single one and edge windows; 1 to 8 channels.
+    static let convPoolCases: [(Int, Int, Int, Int)] = [
+        (2, 2, 3, 16), (6, 10, 3, 16), (4, 18, 8, 32), (8, 6, 1, 16), (4, 14, 5, 16), (6, 22, 3, 16), (4, 20, 3, 32),
+    ]
 
     func checkConvMaxPool(_ dims: (Int, Int, Int, Int), _ isa: KernelISA) {
         let (h, w, c, f) = dims
