@@ -100,6 +100,16 @@ public enum Engine {
     /// The innermost `withThreadCount` of this task or thread.
     @TaskLocal static var scopedThreadCount: Int?
 
+    /// The image lane this thread runs (`ImageLanes`: several threads running the same steps at
+    /// once, each with one thread), nil outside one. `Workspace` gives each lane its own slot.
+    @TaskLocal static var lane: Int?
+
+    /// Runs `body` as lane `lane` (with `withThreadCount(1)` around the steps it runs).
+    static func withLane<R>(_ lane: Int, _ body: () throws -> R) rethrows -> R {
+        precondition(lane >= 0 && lane < maximumThreadCount, "lane \(lane) outside 0..<\(maximumThreadCount)")
+        return try $lane.withValue(lane, operation: body)
+    }
+
     /// count << 1 | frozen; 0 until the count is set or first read.
     private static let state = Atomic<Int>(0)
     private static let frozenBit = 1

@@ -3,7 +3,8 @@
 /// (below `Engine.maximumThreadCount`), so a layer built under one thread count runs under any
 /// other (a scoped `Engine.withThreadCount`); a slot's memory is allocated only when used. The
 /// slots are raw memory (not a Swift array), so two parts growing their own slots at once do
-/// not race.
+/// not race. Image lanes (`ImageLanes`) run one step on several threads at once, each as one
+/// part: each lane has the slot of its number.
 final class Workspace: @unchecked Sendable {
     private let workers: Int
     private let buffers: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>
@@ -17,8 +18,14 @@ final class Workspace: @unchecked Sendable {
         for w in 0..<workers { buffers[w]?.deallocate() }
         buffers.deallocate(); sizes.deallocate()
     }
-    /// A buffer of at least `count` floats for `worker` (contents undefined).
+    /// A buffer of at least `count` floats for `worker` (contents undefined). Inside an image
+    /// lane (`Engine.lane`, where loops run on one thread, so `worker` is 0) the lane's slot.
     func buffer(_ worker: Int, count: Int) -> UnsafeMutablePointer<Float> {
+        var worker = worker
+        if let lane = Engine.lane {
+            precondition(worker == 0, "an image lane runs its loops on one thread")
+            worker = lane
+        }
         precondition(worker < workers)
         if sizes[worker] < count {
             buffers[worker]?.deallocate()

@@ -20,6 +20,8 @@ public final class InferenceNetwork {
     public let parameters: [Parameter]
     public let inputShape: FeatureShape
     let memory: InferenceMemory
+    /// The buffers of the image-parallel schedule (see `forward(_:batch:)`).
+    let lanes: ImageLanes
 
     /// When true, forward adds each step's time into `layerTimes` (see `Network.LayerTime`).
     public var recordsLayerTimes = false
@@ -58,7 +60,9 @@ public final class InferenceNetwork {
         self.nodes = nodes
         self.parameters = nodes.flatMap(\.parameters)
         self.inputShape = FeatureShape(height: config.inputHeight, width: config.inputWidth, channels: config.inputChannels)
-        self.memory = InferenceMemory(plan: InferenceMemoryPlan(nodes), inputCount: inputShape.count)
+        let plan = InferenceMemoryPlan(nodes)
+        self.memory = InferenceMemory(plan: plan, inputCount: inputShape.count)
+        self.lanes = ImageLanes(plan: plan)
         resetLayerTimes()
     }
 

@@ -118,10 +118,24 @@ extension InferenceNetwork {
     /// Runs the network on `batch` images at `input` ([batch, H, W, C], NHWC), read in place
     /// (nothing is copied: no backward pass reads it later). Returns a pointer to the head
     /// output ([batch, gridH, gridW, anchors·(5 + classes)]), valid until the next forward pass.
+    ///
+    /// With N threads and a batch of at least 2N images (or a multiple of N), the images are
+    /// shared out instead of each step's rows: each thread runs the whole network on its images,
+    /// one at a time, on buffers of its own (`ImageLanes`), so an image's activations stay in
+    /// that core's cache from step to step and no step waits for the others. Each output value
+    /// is computed the same way either way (the kernels' bits do not depend on the split), so
+    /// the two schedules give the same bits; `recordsLayerTimes` keeps the per-step schedule,
+    /// whose steps can be timed one by one.
     @discardableResult
     public func forward(_ input: UnsafePointer<Float>, batch: Int) -> UnsafePointer<Float> {
         memory.reserve(batch: batch)
         let memory = self.memory
+        let threads = Engine.threadCount
+        if !recordsLayerTimes && ImageLanes.applies(batch: batch, threads: threads) {
+            lanes.run(nodes, input: input, inputCount: inputShape.count, output: memory.output(nodes.count - 1),
+                      outputCount: outputShape.count, batch: batch, threads: threads)
+            return UnsafePointer(memory.output(nodes.count - 1))
+        }
         withLayerTimes(recording: recordsLayerTimes, &layerTimes) { times in
             runForward(nodes, input: input, output: memory.output, batch: batch, times: times) { op, x, y in
                 op.forward(input: x, output: y, batch: batch)
@@ -149,5 +163,47 @@ extension InferenceNetwork {
         let shape = outputShape
         return Tensor(shape: [batch, shape.height, shape.width, shape.channels],
                       data: Array(UnsafeBufferPointer(start: out, count: batch * shape.count)))
+    }
+}
+
+/// The image-parallel schedule of `InferenceNetwork.forward`: lane p (one per thread) runs every
+/// step on its own images with one thread (`Engine.withThreadCount(1)`), its activations in
+/// buffers of its own (an `InferenceMemory` for one image), and its steps' scratch in the
+/// workspace slot of its lane (`Engine.lane`). The caller's kernel path (`KernelISA.active`) is
+/// bound in every lane, so a test's path reaches the worker threads too.
+final class ImageLanes {
+    private let plan: InferenceMemoryPlan
+    private var memories: [InferenceMemory] = []
+
+    init(plan: InferenceMemoryPlan) { self.plan = plan }
+
+    /// Whether `batch` images are shared out between `threads` lanes: more than one thread,
+    /// and every lane busy to the end within one image (a multiple of the thread count, or at
+    /// least two images per lane).
+    static func applies(batch: Int, threads: Int) -> Bool {
+        threads > 1 && batch >= threads && (batch % threads == 0 || batch >= 2 * threads)
+    }
+
+    func run(_ nodes: [Node<InferenceOnly>], input: UnsafePointer<Float>, inputCount: Int, output: UnsafeMutablePointer<Float>,
+             outputCount: Int, batch: Int, threads: Int) {
+        while memories.count < threads {
+            let memory = InferenceMemory(plan: plan, inputCount: inputCount)
+            memory.reserve(batch: 1)
+            memories.append(memory)
+        }
+        let memories = self.memories
+        let isa = KernelISA.active
+        let last = nodes.count - 1
+        parallelRanges(batch, parts: threads) { lane, images in
+            Engine.withLane(lane) { Engine.withThreadCount(1) { KernelISA.withActive(isa) {
+                let memory = memories[lane]
+                for n in images {
+                    runForward(nodes, input: input + n * inputCount, output: memory.output, batch: 1, times: nil) { op, x, y in
+                        op.forward(input: x, output: y, batch: 1)
+                    }
+                    (output + n * outputCount).update(from: memory.output(last), count: outputCount)
+                }
+            } } }
+        }
     }
 }

@@ -58,6 +58,43 @@ import Testing
         #expect(maxDifference(plain[0], fused[0]) < 1e-4)
     }
 
+    /// The image-parallel schedule (`ImageLanes`: each thread runs whole images, with its own
+    /// buffers and workspace slots) gives the bits of the per-step schedule and of each image
+    /// run alone, on both kernel paths: 7 images on 2 and 3 threads (lanes of 4 + 3 and
+    /// 3 + 2 + 2 images), against the per-step schedule (`recordsLayerTimes` keeps it) and batch 1.
+    @Test(arguments: KernelISA.avx512Available ? [KernelISA.avx2, .avx512] : [.avx2])
+    func imageLanesGiveTheBitsOfThePerStepSchedule(_ isa: KernelISA) throws {
+        #expect(ImageLanes.applies(batch: 7, threads: 2) && ImageLanes.applies(batch: 7, threads: 3))
+        #expect(!ImageLanes.applies(batch: 7, threads: 1) && !ImageLanes.applies(batch: 5, threads: 3))
+        let network = try network()
+        let config = network.config
+        let count = config.inputHeight * config.inputWidth * 3
+        let x = Tensor(shape: [7, config.inputHeight, config.inputWidth, 3], data: randomValues(7 * count, seed: 12, range: 0..<1))
+        Engine.withThreadCount(2) { _ = network.forward(Tensor(shape: [4] + x.shape.dropFirst(), data: Array(x.data[0..<(4 * count)])),
+                                                        training: true) }
+        let folded = network.foldedForInference()
+        KernelISA.withActive(isa) {
+            let perStep = Engine.withThreadCount(2) { () -> [Float] in
+                folded.recordsLayerTimes = true
+                defer { folded.recordsLayerTimes = false }
+                return folded.forward(x).data
+            }
+            let lanesOnTwo = Engine.withThreadCount(2) { folded.forward(x).data }
+            let lanesOnThree = Engine.withThreadCount(3) { folded.forward(x).data }
+            #expect(perStep.contains { $0 != 0 })
+            #expect(lanesOnTwo.elementsEqual(perStep), "\(isa): 2 lanes")
+            #expect(lanesOnThree.elementsEqual(perStep), "\(isa): 3 lanes")
+            let outCount = folded.outputShape.count
+            for n in [0, 3, 6] {
+                let alone = Engine.withThreadCount(2) {
+                    folded.forward(Tensor(shape: [1] + x.shape.dropFirst(), data: Array(x.data[(n * count)..<((n + 1) * count)]))).data
+                }
+                #expect(alone.elementsEqual(perStep[(n * outCount)..<((n + 1) * outCount)]), "\(isa) image \(n)")
+            }
+            #expect(perStep.count == 7 * outCount)
+        }
+    }
+
     /// One forward (batch statistics) and backward of L = Σ out ⊙ R per thread count: the same
     /// to the bit when repeated on the same count; across counts the loss-side values agree to
     /// rounding (the per-part reductions are summed in another order).
