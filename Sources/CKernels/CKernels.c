@@ -714,6 +714,81 @@ void ck_gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t ar
     }
 }
 
+/* ---------------------------------------------------------------- GEMM, AVX2 */
+
+#define CK_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define CK_INLINE_AVX2 static inline __attribute__((always_inline)) CK_TARGET_AVX2
+
+/// `ck_gemm_tile` in 8-wide vectors: R rows x V vectors of C (the last one masked by `last`),
+/// each value one FMA chain over p in order, so the AVX2 and AVX-512 products agree bit for bit.
+CK_INLINE_AVX2 void ck_gemm_tile_avx2(ptrdiff_t k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+                                      const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate,
+                                      __m256i last, const int R, const int V) {
+    __m256 acc[6][2];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) {
+            const float *cv = c + r * ldc + 8 * v;
+            if (accumulate) acc[r][v] = v == V - 1 ? _mm256_maskload_ps(cv, last) : _mm256_loadu_ps(cv);
+            else acc[r][v] = _mm256_setzero_ps();
+        }
+    for (ptrdiff_t p = 0; p < k; p++) {
+        const float *bp = b + p * ldb;
+        __m256 bv[2];
+        for (int v = 0; v < V; v++) bv[v] = v == V - 1 ? _mm256_maskload_ps(bp + 8 * v, last) : _mm256_loadu_ps(bp + 8 * v);
+        const float *ap = a + p * acs;
+        for (int r = 0; r < R; r++) {
+            const __m256 av = _mm256_broadcast_ss(ap + r * ars);
+            for (int v = 0; v < V; v++) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) {
+            float *cv = c + r * ldc + 8 * v;
+            if (v == V - 1) _mm256_maskstore_ps(cv, last, acc[r][v]);
+            else _mm256_storeu_ps(cv, acc[r][v]);
+        }
+}
+
+#define CK_PANEL_AVX2(V)                                                                                              \
+    do {                                                                                                              \
+        ptrdiff_t i = 0;                                                                                              \
+        for (; i + 6 <= m; i += 6) ck_gemm_tile_avx2(k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, accumulate, last, 6, V); \
+        for (; i + 4 <= m; i += 4) ck_gemm_tile_avx2(k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, accumulate, last, 4, V); \
+        for (; i + 2 <= m; i += 2) ck_gemm_tile_avx2(k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, accumulate, last, 2, V); \
+        for (; i < m; i++) ck_gemm_tile_avx2(k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, accumulate, last, 1, V); \
+    } while (0)
+
+/// One panel of `cols` ≤ 16 columns: 6 rows x 2 vectors, 12 accumulators beside the two B
+/// vectors and the broadcast in the 16 YMM registers (the classic Haswell tile).
+CK_TARGET_AVX2 static void ck_gemm_panel_avx2(ptrdiff_t m, ptrdiff_t k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+                                              const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate,
+                                              ptrdiff_t cols) {
+    const ptrdiff_t tail = cols % 8 == 0 ? 8 : cols % 8;
+    const __m256i last = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)tail), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    if (cols > 8) CK_PANEL_AVX2(2);
+    else CK_PANEL_AVX2(1);
+}
+
+CK_TARGET_AVX2
+void ck_gemm_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+                  const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) {
+    const ptrdiff_t KC = 256, MC = 192;
+    if (k == 0) {
+        if (!accumulate) for (ptrdiff_t i = 0; i < m; i++) for (ptrdiff_t j = 0; j < n; j++) c[i * ldc + j] = 0;
+        return;
+    }
+    for (ptrdiff_t p0 = 0; p0 < k; p0 += KC) {
+        const ptrdiff_t kc = ck_min(KC, k - p0);
+        const int chained = accumulate || p0 > 0;
+        for (ptrdiff_t i0 = 0; i0 < m; i0 += MC) {
+            const ptrdiff_t mc = ck_min(MC, m - i0);
+            for (ptrdiff_t j0 = 0; j0 < n; j0 += 16)
+                ck_gemm_panel_avx2(mc, kc, a + i0 * ars + p0 * acs, ars, acs, b + p0 * ldb + j0, ldb,
+                                   c + i0 * ldc + j0, ldc, chained, ck_min(16, n - j0));
+        }
+    }
+}
+
 #else
 // Not x86-64: no AVX-512; the kernels are never called (the Swift side checks ck_avx512_usable).
 #include <stdlib.h>
@@ -749,4 +824,6 @@ void ck_shifted_moments(const float *i, const float *k, ptrdiff_t c, ptrdiff_t r
                         float *block) CK_UNAVAILABLE
 void ck_gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t ars, ptrdiff_t acs, const float *b,
              ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) CK_UNAVAILABLE
+void ck_gemm_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t ars, ptrdiff_t acs, const float *b,
+                  ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) CK_UNAVAILABLE
 #endif

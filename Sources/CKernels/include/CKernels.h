@@ -2,8 +2,8 @@
 #define CKERNELS_H
 
 /// AVX-512 versions of the engine's hot kernels (the Swift kernels are compiled for AVX2).
-/// Every function below except `ck_avx512_usable` executes AVX-512 instructions: call one only
-/// when `ck_avx512_usable()` returned 1 (Swift: `KernelISA.active == .avx512`).
+/// Every function below except `ck_avx512_usable` and `ck_gemm_avx2` executes AVX-512
+/// instructions: call one only when `ck_avx512_usable()` returned 1 (Swift: `KernelISA.active == .avx512`).
 ///
 /// Conventions, as in the Swift kernels they replace: NHWC activations, contiguous; counts and
 /// indices are `ptrdiff_t` (Swift `Int`); a call covers the rows [rowBegin, rowEnd) of the
@@ -109,6 +109,13 @@ void ck_shifted_moments(const float *input, const float *shift, ptrdiff_t c, ptr
 /// the caller splits rows or columns between threads.
 void ck_gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
              const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate);
+
+/// `ck_gemm` in AVX2 + FMA (8-wide, 6 x 16 tiles), for the AVX2 path on x86-64 (the package's
+/// Swift code already requires Haswell's instruction set there): the same contract and, each
+/// value being the same FMA chain, the same bits as `ck_gemm`. An exception to the rule above:
+/// it runs on any CPU the package runs on.
+void ck_gemm_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+                  const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate);
 
 #ifdef __cplusplus
 }

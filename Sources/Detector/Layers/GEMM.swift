@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 import COpenBLAS
 
 /// Row-major single-precision GEMM through OpenBLAS:
@@ -38,20 +39,39 @@ let configureBLASOnce: Void = { openblas_set_num_threads(1) }()
 ///
 /// On `.avx512`, `ck_gemm`: register tiles of up to 6 rows x 64 columns, any shape, each C value
 /// one fused multiply-add chain over p in order, so splitting rows or columns between threads
-/// never changes a bit. On `.avx2`, `smallGEMM` for the skinny contiguous products it wins
-/// (`PointwiseConv2D.usesSmallGEMM`), else OpenBLAS. Our kernel is used for every shape on the
-/// AVX-512 path because it is faster than OpenBLAS at each shape the networks have: 125–165
-/// GFLOP/s on one core here against OpenBLAS's 70–150 with its SkylakeX kernel, and 22–32 with
-/// the Prescott (SSE3) kernel its run-time detection picks on this machine's virtual CPU, whose
-/// model name it does not know. `isa` is read by the caller before it splits work between the
-/// cores (`KernelISA.active`).
+/// never changes a bit. On `.avx2` (x86-64), `ck_gemm_avx2`: 6 x 16 tiles of 8-wide vectors, the
+/// same chains, so the same bits as on `.avx512`; elsewhere `portableMultiply`. Our kernels are
+/// used for every shape because they are faster than OpenBLAS at each shape the networks have:
+/// on one core here `ck_gemm` runs at 125–165 GFLOP/s against OpenBLAS's 70–150 with its
+/// SkylakeX kernel, and 22–32 with the Prescott (SSE3) kernel its run-time detection picks on
+/// this machine's virtual CPU, whose model name it does not know (as it may on any VM); on the
+/// AVX2 path tiny-dsc ran as fast or faster with `ck_gemm_avx2` than with OpenBLAS told to use
+/// its Haswell kernel (`OPENBLAS_CORETYPE=Haswell`; batch-1 latency 1.6–1.7 against 2.1–2.3 ms).
+/// `isa` is read by the caller before it splits work between the cores (`KernelISA.active`).
 func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, aRowStride: Int, aColumnStride: Int,
               b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
               accumulate: Bool = false, isa: KernelISA) {
     guard m > 0, n > 0 else { return }
     if isa == .avx512 {
         ck_gemm(m, n, k, a, aRowStride, aColumnStride, b, ldb, c, ldc, accumulate ? 1 : 0)
-    } else if aColumnStride == 1 {
+        return
+    }
+    #if arch(x86_64)
+    if usesAVX2GEMM {
+        ck_gemm_avx2(m, n, k, a, aRowStride, aColumnStride, b, ldb, c, ldc, accumulate ? 1 : 0)
+        return
+    }
+    #endif
+    portableMultiply(m: m, n: n, k: k, a: a, aRowStride: aRowStride, aColumnStride: aColumnStride, b: b, ldb: ldb, c: c,
+                     ldc: ldc, accumulate: accumulate)
+}
+
+/// `multiply` without our C kernels: `smallGEMM` for the skinny contiguous products, else
+/// OpenBLAS. What the AVX2 path runs on other architectures, or with `DETECTOR_GEMM=blas`.
+func portableMultiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, aRowStride: Int, aColumnStride: Int,
+                      b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    guard m > 0, n > 0 else { return }
+    if aColumnStride == 1 {
         if !accumulate && aRowStride == k && ldb == n && ldc == n && PointwiseConv2D.usesSmallGEMM(n: n, k: k) {
             smallGEMM(m: m, n: n, k: k, a: a, b: b, c: c)
         } else {
@@ -63,6 +83,10 @@ func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, aRowStride: Int, 
              c: c, ldc: ldc)
     }
 }
+
+/// Whether the AVX2 path multiplies with `ck_gemm_avx2` (x86-64) rather than `smallGEMM` and
+/// OpenBLAS. `DETECTOR_GEMM=blas` turns it off, to measure one against the other.
+let usesAVX2GEMM: Bool = ProcessInfo.processInfo.environment["DETECTOR_GEMM"] != "blas"
 
 /// The transpose of a row-major [rows, columns] matrix, row-major [columns, rows]: the B of a
 /// product with a transposed weight matrix (∂in = ∂out · wᵀ), which `multiply` reads by rows.

@@ -150,8 +150,9 @@ import Testing
     ]
 
     /// `multiply` on A and on a transposed A, written and accumulated, with row strides wider
-    /// than the rows, against a double-precision loop.
-    func checkMultiply(_ dims: (Int, Int, Int), _ isa: KernelISA) {
+    /// than the rows, against a double-precision loop; `portable` runs `portableMultiply`
+    /// (smallGEMM and OpenBLAS) instead of the path's C kernel.
+    func checkMultiply(_ dims: (Int, Int, Int), _ isa: KernelISA, portable: Bool = false) {
         let (m, n, k) = dims
         let (ldb, ldc) = (n + 3, n + 5)
         let b = randomValues(k * ldb, seed: 86), start = randomValues(m * ldc, seed: 91)
@@ -162,8 +163,13 @@ import Testing
             for accumulate in [false, true] {
                 var c = accumulate ? start : [Float](repeating: .nan, count: m * ldc)
                 a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in c.withUnsafeMutableBufferPointer { c in
-                    multiply(m: m, n: n, k: k, a: a.baseAddress!, aRowStride: rowStride, aColumnStride: columnStride,
-                             b: b.baseAddress!, ldb: ldb, c: c.baseAddress!, ldc: ldc, accumulate: accumulate, isa: isa)
+                    if portable {
+                        portableMultiply(m: m, n: n, k: k, a: a.baseAddress!, aRowStride: rowStride, aColumnStride: columnStride,
+                                         b: b.baseAddress!, ldb: ldb, c: c.baseAddress!, ldc: ldc, accumulate: accumulate)
+                    } else {
+                        multiply(m: m, n: n, k: k, a: a.baseAddress!, aRowStride: rowStride, aColumnStride: columnStride,
+                                 b: b.baseAddress!, ldb: ldb, c: c.baseAddress!, ldc: ldc, accumulate: accumulate, isa: isa)
+                    }
                 } } }
                 var worst: Float = 0
                 for i in 0..<m { for j in 0..<n {
@@ -180,6 +186,25 @@ import Testing
 
     @Test(arguments: gemmCases) func multiplyOnAVX2(_ dims: (Int, Int, Int)) { checkMultiply(dims, .avx2) }
     @Test(onlyWithAVX512, arguments: gemmCases) func multiplyOnAVX512(_ dims: (Int, Int, Int)) { checkMultiply(dims, .avx512) }
+    @Test(arguments: gemmCases) func portableMultiplyOnOpenBLAS(_ dims: (Int, Int, Int)) { checkMultiply(dims, .avx2, portable: true) }
+
+    /// The AVX2 and AVX-512 C kernels compute each value as the same chain of fused
+    /// multiply-adds, so the two paths' products are equal to the bit.
+    @Test(onlyWithAVX512, arguments: gemmCases) func multiplyIsBitwiseEqualOnBothPaths(_ dims: (Int, Int, Int)) {
+        let (m, n, k) = dims
+        let a = randomValues(m * k, seed: 97), b = randomValues(k * n, seed: 98)
+        func product(_ isa: KernelISA) -> [Float] {
+            var c = [Float](repeating: .nan, count: m * n)
+            a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in c.withUnsafeMutableBufferPointer { c in
+                multiply(m: m, n: n, k: k, a: a.baseAddress!, aRowStride: k, aColumnStride: 1, b: b.baseAddress!, ldb: n,
+                         c: c.baseAddress!, ldc: n, isa: isa)
+            } } }
+            return c
+        }
+        #if arch(x86_64)
+        if usesAVX2GEMM { #expect(product(.avx2).elementsEqual(product(.avx512))) }
+        #endif
+    }
 
     /// The AVX2 path's own kernel for the skinny products (`smallGEMM`), on its own.
     @Test(arguments: [(1, 16, 1), (3, 16, 16), (13, 32, 16), (37, 48, 7), (9, 64, 32)])
