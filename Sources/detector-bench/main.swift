@@ -108,7 +108,7 @@ struct Bench: ParsableCommand {
             return
         }
         // Each thread count in turn (the body is not indented, to keep this loop a small change).
-        for threadCount in try threadCounts() { try Engine.withThreadCount(threadCount) {
+        for threadCount in try threadCounts() { Engine.withThreadCount(threadCount) {
         print("engine threads: \(threadCount)")
         let trainingFlops = Double(network.flopsPerImage) * 2.6  // forward + backward ≈ 0.371 / 0.143 of forward for this network
         var trainRounds: [String: Rounds] = [:]

@@ -7,8 +7,9 @@ import Foundation
 /// binaries run on any x86-64 server since 2015. On a CPU that also has AVX-512 (F, BW, DQ,
 /// VL, with the ZMM state enabled by the operating system), the direct first convolution
 /// (forward, weight gradient, and fused with its pool), the depthwise 3x3 (forward, weight
-/// and input gradients) and the small GEMM of the pointwise layers run on the C kernels of
-/// `CKernels` instead, 16 floats per instruction instead of 8.
+/// and input gradients), the GEMM (`multiply`), the batch statistics and the fused batch norm +
+/// max pool run on the C kernels of `CKernels` instead, 16 floats per instruction instead of 8.
+/// (The AVX2 path's GEMM is a C kernel too, `ck_gemm_avx2`, on x86-64.)
 ///
 /// The choice is made once per process (`selected`): `DETECTOR_ISA=avx2` or `DETECTOR_ISA=avx512`
 /// when set, else AVX-512 when the CPU has it. Asking for AVX-512 on a CPU without it, or an

@@ -81,8 +81,9 @@ public final class PointwiseConv2D: Layer {
 
 extension PointwiseConv2D {
     /// Whether a contiguous product with `n` output columns and inner dimension `k` runs on
-    /// `smallGEMM` rather than OpenBLAS on the AVX2 path (the AVX-512 path runs every product on
-    /// `ck_gemm`): n a multiple of 16 and k at most 32. Measured with `make bench` on tiny-dsc
+    /// `smallGEMM` rather than OpenBLAS in `portableMultiply` (the AVX2 path off x86-64, or with
+    /// `DETECTOR_GEMM=blas`; the C kernels of `multiply` take every shape): n a multiple of 16
+    /// and k at most 32. Measured with `make bench` on tiny-dsc
     /// (training forward at batch 16): k = 16 3.45 → 2.0 ms, k = 32 2.4 → 1.85 ms, k = 64 1.9 →
     /// 1.9–2.5 ms; at batch 1, k = 64 is slower (145 → 175 µs).
     static func usesSmallGEMM(n: Int, k: Int) -> Bool { n % 16 == 0 && k <= 32 }

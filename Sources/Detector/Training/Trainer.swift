@@ -630,7 +630,7 @@ public final class Trainer {
             summary.mAP50to95 = result.mAP50to95
             summary.validationSeconds = Date().timeIntervalSince(endStart)
             // An epoch that becomes the best (its mAP@0.5 is the score below) gets its PR curve and confusion matrix, drawn from this evaluation.
-            if result.mAP50 > bestScore { try? writeEvaluationPlots(result, classNames: config.classes, to: options.outputFolder + "/plots", title: "\(config.name), epoch \(epoch + 1) (best), val") }
+            if result.mAP50 > bestScore { _ = try? writeEvaluationPlots(result, classNames: config.classes, to: options.outputFolder + "/plots", title: "\(config.name), epoch \(epoch + 1) (best), val") }
         }
         // The end's time so far counts in the budget (and the checkpoints); saving them is added after.
         let measured = Date().timeIntervalSince(endStart)
