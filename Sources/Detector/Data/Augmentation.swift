@@ -101,29 +101,41 @@ public func augment(_ image: FloatImage, objects: [LabeledObject], settings: Aug
             // Output columns whose source lies in [−½, w − ½] (the rest stay padding): an interval.
             let (xa, xb) = (((-0.5 - bx) / ax), ((fw - 0.5 - bx) / ax))
             let xStart = max(0, Int(min(xa, xb).rounded(.up)) - 1), xEnd = min(w, Int(max(xa, xb).rounded(.down)) + 2)
-            for y in 0..<h {
-                let sy = ay * Float(y) + by
-                guard sy >= -0.5, sy <= fh - 0.5 else { continue }
-                let cy = min(max(sy, 0), fh - 1)
-                let y0 = Int(cy), y1 = min(y0 + 1, h - 1), fy = cy - Float(y0)
-                var first = w, last = -1
-                for x in xStart..<max(xStart, xEnd) {
-                    let sx = ax * Float(x) + bx
-                    guard sx >= -0.5, sx <= fw - 0.5 else { continue }
-                    first = min(first, x); last = x
-                    let cx = min(max(sx, 0), fw - 1)
-                    let x0 = Int(cx), x1 = min(x0 + 1, w - 1), fx = cx - Float(x0)
-                    let o = (y * w + x) * channels
-                    let i00 = (y0 * w + x0) * channels, i01 = (y0 * w + x1) * channels
-                    let i10 = (y1 * w + x0) * channels, i11 = (y1 * w + x1) * channels
-                    for c in 0..<channels {
-                        let top = src[i00 + c] + (src[i01 + c] - src[i00 + c]) * fx
-                        let bottom = src[i10 + c] + (src[i11 + c] - src[i10 + c]) * fx
-                        dst[o + c] = top + (bottom - top) * fy
-                    }
-                }
-                if colour && first <= last { jitter.apply(dst.baseAddress! + (y * w + first) * 3, pixels: last - first + 1) }
+            // The horizontal taps depend on the column only: found once, not once per row.
+            var first = w, last = -1
+            let span = max(xEnd - xStart, 0)
+            var left = [Int](repeating: 0, count: span), right = left, weight = [Float](repeating: 0, count: span)
+            for x in xStart..<max(xStart, xEnd) {
+                let sx = ax * Float(x) + bx
+                guard sx >= -0.5, sx <= fw - 0.5 else { continue }
+                first = min(first, x); last = x
+                let cx = min(max(sx, 0), fw - 1)
+                let x0 = Int(cx)
+                left[x - xStart] = x0 * channels; right[x - xStart] = min(x0 + 1, w - 1) * channels
+                weight[x - xStart] = cx - Float(x0)
             }
+            guard first <= last else { return }
+            left.withUnsafeBufferPointer { left in right.withUnsafeBufferPointer { right in weight.withUnsafeBufferPointer { weight in
+                for y in 0..<h {
+                    let sy = ay * Float(y) + by
+                    guard sy >= -0.5, sy <= fh - 0.5 else { continue }
+                    let cy = min(max(sy, 0), fh - 1)
+                    let y0 = Int(cy), y1 = min(y0 + 1, h - 1), fy = cy - Float(y0)
+                    let top = src.baseAddress! + y0 * w * channels, bottom = src.baseAddress! + y1 * w * channels
+                    let row = dst.baseAddress! + y * w * channels
+                    for x in first...last {
+                        let k = x - xStart
+                        let (l, r, fx) = (left[k], right[k], weight[k])
+                        let o = row + x * channels
+                        for c in 0..<channels {
+                            let upper = top[l + c] + (top[r + c] - top[l + c]) * fx
+                            let lower = bottom[l + c] + (bottom[r + c] - bottom[l + c]) * fx
+                            o[c] = upper + (lower - upper) * fy
+                        }
+                    }
+                    if colour { jitter.apply(row + first * 3, pixels: last - first + 1) }
+                }
+            } } }
         }
     }
     return (FloatImage(width: w, height: h, channels: channels, pixels: out), boxes)

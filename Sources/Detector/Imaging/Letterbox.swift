@@ -90,6 +90,20 @@ public func letterbox(_ image: Image, into output: UnsafeMutableBufferPointer<Fl
     }
     (base + height * rowLength).update(repeating: letterboxPadValue, count: output.count - height * rowLength)
     let sw = image.width, sh = image.height
+    let inv: Float = 1 / 255
+    // At scale 1 with whole-pixel padding (an image already at the network's size, or held at
+    // it) every tap weight below is 0, so the interpolation is a shifted copy: the same values,
+    // without the arithmetic.
+    if t.scale == 1, t.padX == t.padX.rounded(), t.padY == t.padY.rounded() {
+        let dx = Int(t.padX), dy = Int(t.padY)
+        image.pixels.withUnsafeBufferPointer { src in
+            for y in y0..<max(y0, y1) {
+                let from = src.baseAddress! + ((y - dy) * sw + (x0 - dx)) * 3, to = base + (y * width + x0) * 3
+                for i in 0..<(max(x1 - x0, 0) * 3) { to[i] = Float(from[i]) * inv }
+            }
+        }
+        return t
+    }
     // Precompute the horizontal taps once per column.
     var left = [Int](repeating: 0, count: max(x1 - x0, 0)), right = left
     var fx = [Float](repeating: 0, count: max(x1 - x0, 0))
@@ -98,7 +112,6 @@ public func letterbox(_ image: Image, into output: UnsafeMutableBufferPointer<Fl
         let l = Int(sx)
         left[x - x0] = l; right[x - x0] = min(l + 1, sw - 1); fx[x - x0] = sx - Float(l)
     }
-    let inv: Float = 1 / 255
     image.pixels.withUnsafeBufferPointer { src in
         for y in y0..<max(y0, y1) {
             let sy = min(max((Float(y) + 0.5 - t.padY) / t.scale - 0.5, 0), Float(sh - 1))

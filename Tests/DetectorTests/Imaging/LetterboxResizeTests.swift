@@ -41,6 +41,29 @@ import Detector
         }
     }
 
+    /// At scale 1 with whole-pixel padding the letterbox is a copy (its fast path): every value
+    /// is exactly the byte times 1/255, as the interpolation with all tap weights 0 gives; with
+    /// half a pixel of padding (5 x 2 → 5 x 5: 1.5 rows) it interpolates between rows instead.
+    @Test func scaleOneIsAnExactCopy() {
+        var rng = SplitMix64(seed: 9)
+        let image = Image(width: 5, height: 3, pixels: (0..<45).map { _ in UInt8(rng.nextInt(below: 256)) })
+        let inv: Float = 1 / 255
+        let (same, _) = letterbox(image, width: 5, height: 3)
+        #expect(same.pixels == image.pixels.map { Float($0) * inv })
+        let (padded, t) = letterbox(image, width: 5, height: 5)
+        #expect(t.scale == 1 && t.padY == 1)
+        #expect(Array(padded.pixels[15..<60]) == image.pixels.map { Float($0) * inv })
+        #expect(padded.pixels[0..<15].allSatisfy { $0 == 0.5 } && padded.pixels[60..<75].allSatisfy { $0 == 0.5 })
+        let short = Image(width: 5, height: 2, pixels: Array(image.pixels[0..<30]))
+        let (half, h) = letterbox(short, width: 5, height: 5)
+        #expect(h.padY == 1.5)
+        // Row 2 samples source row 0.5: the mean of the two rows.
+        for i in 0..<15 {
+            let mean = (Float(short.pixels[i]) + Float(short.pixels[15 + i])) / 2
+            #expect(abs(half.pixels[30 + i] * 255 - mean) < 1e-3)
+        }
+    }
+
     /// 4 x 4 → 2 x 2, scale 0.5: source positions 0.5 and 2.5. For v = 10 x + 40 y (linear, so
     /// bilinear interpolation is exact): 25, 45 / 105, 125.
     @Test func downscaleSamplesBetweenPixels() {
