@@ -107,6 +107,9 @@ struct Bench: ParsableCommand {
                          after20, after200, 100 * (after200 - after20) / after20, peakMiB()))
             return
         }
+        // The network keeps the buffers of the largest batch it has run, so the process's peak
+        // at batch 16 is the training figure only while no larger batch has run before it.
+        var largestBatchTrained = 0
         // Each thread count in turn (the body is not indented, to keep this loop a small change).
         for threadCount in try threadCounts() { Engine.withThreadCount(threadCount) {
         print("engine threads: \(threadCount)")
@@ -119,7 +122,8 @@ struct Bench: ParsableCommand {
             let input = batchInput(batch), t = targets(batch)
             resetPeak()
             let r = measure { trainStep(input, t) }.scaled(by: Double(batch))
-            if batch == 16 { trainingPeak16 = peakMiB() }
+            if batch == 16 && largestBatchTrained <= 16 { trainingPeak16 = peakMiB() }
+            largestBatchTrained = max(largestBatchTrained, batch)
             trainRounds[String(batch)] = r
             print(String(format: "train batch %2d: best %7.1f images/s, %.1f ms/step, ~%.0f GFLOP/s; median %.1f; rounds %@",
                          batch, r.best, 1000 * Double(batch) / r.best, r.best * trainingFlops / 1e9, r.median, r.text))
@@ -163,10 +167,14 @@ struct Bench: ParsableCommand {
             print(l.name.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: " %7.2f + %7.2f = %7.2f  (%4.1f%%)", f, b, f + b, 100 * (f + b) / 1000 / total))
         }
         print("  total" + String(format: "%32.2f ms in layers", total * 1000))
-        let peak = trainingPeak16 ?? peakMiB()
-        print(trainingPeak16 != nil
-              ? String(format: "peak resident memory while training at batch 16: %.1f MiB", peak)
-              : String(format: "peak resident memory since the last training measurement: %.1f MiB", peak))
+        if let trainingPeak16 {
+            print(String(format: "peak resident memory while training at batch 16: %.1f MiB", trainingPeak16))
+        } else if trainRounds["16"] != nil {
+            print("peak resident memory while training at batch 16: not measured (a larger batch ran before it in this process, "
+                  + "whose buffers the network keeps; `detector-bench --train-batches 16` measures it)")
+        } else {
+            print(String(format: "peak resident memory of the process: %.1f MiB (batch 16 not trained)", peakMiB()))
+        }
         // Throughput keys hold the best round (their `_rounds` twins every round, `_median` the
         // median); infer_ms_batch1 the median latency, beside its minimum and 10th percentile.
         let batches = trainRounds.keys.sorted { Int($0)! < Int($1)! }
@@ -187,7 +195,7 @@ struct Bench: ParsableCommand {
             ("infer_images_per_s_batch16", String(format: "%.1f", throughput.best)),
             ("infer_images_per_s_batch16_median", String(format: "%.1f", throughput.median)),
             ("infer_images_per_s_batch16_rounds", throughput.json),
-            ("peak_rss_mib", String(format: "%.1f", peak)),
+            ("peak_rss_mib", trainingPeak16.map { String(format: "%.1f", $0) } ?? "null"),
         ]
         print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
         } }
