@@ -691,12 +691,16 @@ CK_TARGET static void ck_gemm_panel(ptrdiff_t m, ptrdiff_t k, const float *a, pt
     }
 }
 
-CK_TARGET
-void ck_gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
-             const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) {
-    // Blocks of KC inner steps and MC rows, so that a block of A (at most 192 x 256 floats) and a
-    // panel of B (256 x 64) stay in the L2 cache while the tiles sweep them; a later block of p
-    // continues each C value's chain from C.
+/// The blocking both GEMMs share: blocks of KC inner steps and MC rows, so that a block of A (at
+/// most 192 x 256 floats) and a panel of B (256 x its width) stay in the L2 cache while the
+/// tiles sweep them; a later block of p continues each C value's chain from C. `panel` does
+/// `panelColumns` columns (fewer at the right edge). No vector code of its own.
+typedef void (*ck_gemm_panel_fn)(ptrdiff_t m, ptrdiff_t k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+                                 const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate, ptrdiff_t cols);
+
+static void ck_gemm_blocks(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+                           const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate,
+                           ptrdiff_t panelColumns, ck_gemm_panel_fn panel) {
     const ptrdiff_t KC = 256, MC = 192;
     if (k == 0) {
         if (!accumulate) for (ptrdiff_t i = 0; i < m; i++) for (ptrdiff_t j = 0; j < n; j++) c[i * ldc + j] = 0;
@@ -707,11 +711,16 @@ void ck_gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t ar
         const int chained = accumulate || p0 > 0;
         for (ptrdiff_t i0 = 0; i0 < m; i0 += MC) {
             const ptrdiff_t mc = ck_min(MC, m - i0);
-            for (ptrdiff_t j0 = 0; j0 < n; j0 += 64)
-                ck_gemm_panel(mc, kc, a + i0 * ars + p0 * acs, ars, acs, b + p0 * ldb + j0, ldb,
-                              c + i0 * ldc + j0, ldc, chained, ck_min(64, n - j0));
+            for (ptrdiff_t j0 = 0; j0 < n; j0 += panelColumns)
+                panel(mc, kc, a + i0 * ars + p0 * acs, ars, acs, b + p0 * ldb + j0, ldb, c + i0 * ldc + j0, ldc, chained,
+                      ck_min(panelColumns, n - j0));
         }
     }
+}
+
+void ck_gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+             const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) {
+    ck_gemm_blocks(m, n, k, a, ars, acs, b, ldb, c, ldc, accumulate, 64, ck_gemm_panel);
 }
 
 /* ---------------------------------------------------------------- GEMM, AVX2 */
@@ -769,24 +778,9 @@ CK_TARGET_AVX2 static void ck_gemm_panel_avx2(ptrdiff_t m, ptrdiff_t k, const fl
     else CK_PANEL_AVX2(1);
 }
 
-CK_TARGET_AVX2
 void ck_gemm_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t ars, ptrdiff_t acs,
                   const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) {
-    const ptrdiff_t KC = 256, MC = 192;
-    if (k == 0) {
-        if (!accumulate) for (ptrdiff_t i = 0; i < m; i++) for (ptrdiff_t j = 0; j < n; j++) c[i * ldc + j] = 0;
-        return;
-    }
-    for (ptrdiff_t p0 = 0; p0 < k; p0 += KC) {
-        const ptrdiff_t kc = ck_min(KC, k - p0);
-        const int chained = accumulate || p0 > 0;
-        for (ptrdiff_t i0 = 0; i0 < m; i0 += MC) {
-            const ptrdiff_t mc = ck_min(MC, m - i0);
-            for (ptrdiff_t j0 = 0; j0 < n; j0 += 16)
-                ck_gemm_panel_avx2(mc, kc, a + i0 * ars + p0 * acs, ars, acs, b + p0 * ldb + j0, ldb,
-                                   c + i0 * ldc + j0, ldc, chained, ck_min(16, n - j0));
-        }
-    }
+    ck_gemm_blocks(m, n, k, a, ars, acs, b, ldb, c, ldc, accumulate, 16, ck_gemm_panel_avx2);
 }
 
 #else
