@@ -287,28 +287,17 @@ void ck_conv_maxpool_forward(const float *input, float *output, const float *wei
                 px += 2;
                 continue;
             }
+            if (rowsInside && left >= 1 && left + 2 < w) {
+                CK_CONV_POOL_BLOCK(1);
+                px += 1;
+                continue;
+            }
+            // An edge window: some taps outside the image, left out pixel by pixel.
             for (ptrdiff_t co = 0; co < f; co += 16) {
-                __m512 a00, a01, a10, a11;
-                if (rowsInside && left >= 1 && left + 2 < w) {
-                    a00 = a01 = a10 = a11 = _mm512_setzero_ps();
-                    for (ptrdiff_t ky = 0; ky < 3; ky++) {
-                        const float *src0 = image + ((top + ky - 1) * w + left - 1) * c;
-                        const float *src1 = src0 + w * c;
-                        const float *wRow = weight + ky * taps * f + co;
-                        for (ptrdiff_t t = 0; t < taps; t++) {
-                            __m512 wv = _mm512_loadu_ps(wRow + t * f);
-                            a00 = _mm512_fmadd_ps(_mm512_set1_ps(src0[t]), wv, a00);
-                            a01 = _mm512_fmadd_ps(_mm512_set1_ps(src0[c + t]), wv, a01);
-                            a10 = _mm512_fmadd_ps(_mm512_set1_ps(src1[t]), wv, a10);
-                            a11 = _mm512_fmadd_ps(_mm512_set1_ps(src1[c + t]), wv, a11);
-                        }
-                    }
-                } else {
-                    a00 = ck_conv_pixel(image, weight, h, w, c, f, k, s, pad, top, left, co);
-                    a01 = ck_conv_pixel(image, weight, h, w, c, f, k, s, pad, top, left + 1, co);
-                    a10 = ck_conv_pixel(image, weight, h, w, c, f, k, s, pad, top + 1, left, co);
-                    a11 = ck_conv_pixel(image, weight, h, w, c, f, k, s, pad, top + 1, left + 1, co);
-                }
+                __m512 a00 = ck_conv_pixel(image, weight, h, w, c, f, k, s, pad, top, left, co);
+                __m512 a01 = ck_conv_pixel(image, weight, h, w, c, f, k, s, pad, top, left + 1, co);
+                __m512 a10 = ck_conv_pixel(image, weight, h, w, c, f, k, s, pad, top + 1, left, co);
+                __m512 a11 = ck_conv_pixel(image, weight, h, w, c, f, k, s, pad, top + 1, left + 1, co);
                 __m512 m = ck_maximum(ck_maximum(a00, a01), ck_maximum(a10, a11));
                 _mm512_storeu_ps(out + co, ck_act(_mm512_add_ps(m, _mm512_loadu_ps(bias + co)), act));
             }

@@ -1,5 +1,4 @@
 import CKernels
-
 import Foundation
 
 /// Batch normalisation (Ioffe & Szegedy 2015) over N·H·W per channel, fused with the
