@@ -52,16 +52,10 @@ func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, aRowStride: Int, 
               b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
               accumulate: Bool = false, isa: KernelISA) {
     guard m > 0, n > 0 else { return }
-    if isa == .avx512 {
-        ck_gemm(m, n, k, a, aRowStride, aColumnStride, b, ldb, c, ldc, accumulate ? 1 : 0)
+    if let kernel = ourKernel(isa) {
+        (kernel == .avx512 ? ck_gemm : ck_gemm_avx2)(m, n, k, a, aRowStride, aColumnStride, b, ldb, c, ldc, accumulate ? 1 : 0)
         return
     }
-    #if arch(x86_64)
-    if usesAVX2GEMM {
-        ck_gemm_avx2(m, n, k, a, aRowStride, aColumnStride, b, ldb, c, ldc, accumulate ? 1 : 0)
-        return
-    }
-    #endif
     portableMultiply(m: m, n: n, k: k, a: a, aRowStride: aRowStride, aColumnStride: aColumnStride, b: b, ldb: ldb, c: c,
                      ldc: ldc, accumulate: accumulate)
 }
@@ -88,6 +82,16 @@ func portableMultiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, aRowStrid
 /// OpenBLAS. `DETECTOR_GEMM=blas` turns it off, to measure one against the other.
 let usesAVX2GEMM: Bool = ProcessInfo.processInfo.environment["DETECTOR_GEMM"] != "blas"
 
+/// Which of our C GEMMs `multiply` runs on `isa`'s path, nil for `portableMultiply`: the
+/// products whose bits do not depend on how rows or columns are split.
+func ourKernel(_ isa: KernelISA) -> KernelISA? {
+    if isa == .avx512 { return .avx512 }
+    #if arch(x86_64)
+    if usesAVX2GEMM { return .avx2 }
+    #endif
+    return nil
+}
+
 /// The transpose of a row-major [rows, columns] matrix, row-major [columns, rows]: the B of a
 /// product with a transposed weight matrix (∂in = ∂out · wᵀ), which `multiply` reads by rows.
 func transposed(_ matrix: [Float], rows: Int, columns: Int) -> [Float] {
@@ -101,16 +105,16 @@ func transposed(_ matrix: [Float], rows: Int, columns: Int) -> [Float] {
 
 /// Runs a product whose C is written (not accumulated) on the engine's threads, each thread
 /// computing a block of C on its own: blocks of rows when there are at least 64 per thread,
-/// else blocks of columns (multiples of 16), so that a batch-1 layer with 64 pixels still uses
-/// every core. Each C value is computed by one thread whatever the split; with `ck_gemm` the
-/// bits do not depend on the thread count.
+/// else blocks of columns (multiples of 16; only on our C kernels, `ourKernel`), so that a
+/// batch-1 layer with 64 pixels still uses every core. Each C value is computed by one thread
+/// whatever the split; on our kernels the bits do not depend on the thread count.
 func parallelMultiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, aRowStride: Int, aColumnStride: Int,
                       b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, isa: KernelISA,
                       threads: Int = Engine.threadCount,
                       after: (_ rows: Range<Int>, _ columns: Range<Int>) -> Void = { _, _ in }) {
     let rowParts = partCount(m, parts: threads, minimumPerPart: 64)
     let vectors = (n + 15) / 16
-    if rowParts >= threads || isa != .avx512 || vectors < 2 {
+    if rowParts >= threads || ourKernel(isa) == nil || vectors < 2 {
         parallelRanges(m, parts: threads, minimumPerPart: 64) { _, rows in
             multiply(m: rows.count, n: n, k: k, a: a + rows.lowerBound * aRowStride, aRowStride: aRowStride,
                      aColumnStride: aColumnStride, b: b, ldb: ldb, c: c + rows.lowerBound * ldc, ldc: ldc, isa: isa)

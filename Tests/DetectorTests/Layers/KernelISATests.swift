@@ -224,26 +224,32 @@ import Testing
         #expect(maxDifference(c, expected) < 1e-5)
     }
 
-    /// On AVX-512 each C value is one chain of fused multiply-adds in a fixed order, so
+    /// On our C kernels each C value is one chain of fused multiply-adds in a fixed order, so
     /// `parallelMultiply` gives the same bits on 1, 2 and 3 threads, whether it splits rows
-    /// (m = 500) or, with fewer than 64 rows per thread, columns (m = 64, 100 columns).
-    @Test(onlyWithAVX512, arguments: [(500, 48, 40), (64, 100, 256), (20, 256, 64)])
-    func parallelMultiplyIsBitwiseEqualOnAnyThreadCount(_ dims: (Int, Int, Int)) {
+    /// (m = 500) or, with fewer than 64 rows per thread, columns (m = 64, 100 columns): on each
+    /// path that runs one of them.
+    func checkParallelMultiply(_ dims: (Int, Int, Int), _ isa: KernelISA) {
         let (m, n, k) = dims
         let a = randomValues(m * k, seed: 92), b = randomValues(k * n, seed: 93)
         func product(threads: Int) -> [Float] {
             var c = [Float](repeating: .nan, count: m * n)
             a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in c.withUnsafeMutableBufferPointer { c in
                 parallelMultiply(m: m, n: n, k: k, a: a.baseAddress!, aRowStride: k, aColumnStride: 1, b: b.baseAddress!,
-                                 ldb: n, c: c.baseAddress!, ldc: n, isa: .avx512, threads: threads)
+                                 ldb: n, c: c.baseAddress!, ldc: n, isa: isa, threads: threads)
             } } }
             return c
         }
         let one = product(threads: 1)
         #expect(!one.contains { $0.isNaN })
-        #expect(product(threads: 2) == one)
-        #expect(product(threads: 3) == one)
+        #expect(product(threads: 2) == one, "\(isa)")
+        #expect(product(threads: 3) == one, "\(isa)")
     }
+
+    static let parallelCases = [(500, 48, 40), (64, 100, 256), (20, 256, 64)]
+    @Test(.enabled(if: ourKernel(.avx2) != nil, "the AVX2 path runs OpenBLAS here"), arguments: parallelCases)
+    func parallelMultiplyIsBitwiseEqualOnAnyThreadCountOnAVX2(_ dims: (Int, Int, Int)) { checkParallelMultiply(dims, .avx2) }
+    @Test(onlyWithAVX512, arguments: parallelCases)
+    func parallelMultiplyIsBitwiseEqualOnAnyThreadCountOnAVX512(_ dims: (Int, Int, Int)) { checkParallelMultiply(dims, .avx512) }
 
     /// Pointwise layers (16 → 32 channels; 40 → 24, whose columns leave remainders of 16; 48 →
     /// 64 on 3 x 7 pixels, whose batch-1 forward splits columns between threads): the product
