@@ -128,14 +128,13 @@ extension InferenceNetwork {
     /// whose steps can be timed one by one.
     @discardableResult
     public func forward(_ input: UnsafePointer<Float>, batch: Int) -> UnsafePointer<Float> {
-        memory.reserve(batch: batch)
-        let memory = self.memory
         let threads = Engine.threadCount
         if !recordsLayerTimes && ImageLanes.applies(batch: batch, threads: threads) {
-            lanes.run(nodes, input: input, inputCount: inputShape.count, output: memory.output(nodes.count - 1),
-                      outputCount: outputShape.count, batch: batch, threads: threads)
-            return UnsafePointer(memory.output(nodes.count - 1))
+            return lanes.run(nodes, input: input, inputCount: inputShape.count, outputCount: outputShape.count,
+                             batch: batch, threads: threads)
         }
+        memory.reserve(batch: batch)
+        let memory = self.memory
         withLayerTimes(recording: recordsLayerTimes, &layerTimes) { times in
             runForward(nodes, input: input, output: memory.output, batch: batch, times: times) { op, x, y in
                 op.forward(input: x, output: y, batch: batch)
@@ -169,13 +168,19 @@ extension InferenceNetwork {
 /// The image-parallel schedule of `InferenceNetwork.forward`: lane p (one per thread) runs every
 /// step on its own images with one thread (`Engine.withThreadCount(1)`), its activations in
 /// buffers of its own (an `InferenceMemory` for one image), and its steps' scratch in the
-/// workspace slot of its lane (`Engine.lane`). The caller's kernel path (`KernelISA.active`) is
-/// bound in every lane, so a test's path reaches the worker threads too.
+/// workspace slot of its lane (`Engine.lane`); each image's head output is copied into the
+/// batch's output buffer, which the lanes hold (the per-step schedule's buffers for the whole
+/// batch are never needed). The caller's kernel path (`KernelISA.active`) is bound in every
+/// lane, so a test's path reaches the worker threads too.
 final class ImageLanes {
     private let plan: InferenceMemoryPlan
     private var memories: [InferenceMemory] = []
+    private var output: UnsafeMutablePointer<Float>?
+    private var outputCapacity = 0
 
     init(plan: InferenceMemoryPlan) { self.plan = plan }
+
+    deinit { output?.deallocate() }
 
     /// Whether `batch` images are shared out between `threads` lanes: more than one thread,
     /// and every lane busy to the end within one image (a multiple of the thread count, or at
@@ -184,8 +189,16 @@ final class ImageLanes {
         threads > 1 && batch >= threads && (batch % threads == 0 || batch >= 2 * threads)
     }
 
-    func run(_ nodes: [Node<InferenceOnly>], input: UnsafePointer<Float>, inputCount: Int, output: UnsafeMutablePointer<Float>,
-             outputCount: Int, batch: Int, threads: Int) {
+    /// Runs the batch; returns its head output ([batch, gridH, gridW, A·(5 + K)]), valid until
+    /// the next call.
+    func run(_ nodes: [Node<InferenceOnly>], input: UnsafePointer<Float>, inputCount: Int, outputCount: Int,
+             batch: Int, threads: Int) -> UnsafePointer<Float> {
+        if batch * outputCount > outputCapacity {
+            output?.deallocate()
+            output = .allocate(capacity: batch * outputCount)
+            outputCapacity = batch * outputCount
+        }
+        let output = self.output!
         while memories.count < threads {
             let memory = InferenceMemory(plan: plan, inputCount: inputCount)
             memory.reserve(batch: 1)
@@ -205,5 +218,6 @@ final class ImageLanes {
                 }
             } } }
         }
+        return UnsafePointer(output)
     }
 }
