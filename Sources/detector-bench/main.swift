@@ -145,7 +145,9 @@ struct Bench: ParsableCommand {
             input.withUnsafeBufferPointer { for _ in 0..<calls { folded.forward($0.baseAddress!, batch: batch) } }
             folded.recordsLayerTimes = false
             let inferTotal = folded.layerTimes.reduce(0) { $0 + $1.forwardSeconds } / Double(calls)
-            print("per-layer time of inference at batch \(batch) (µs):")
+            // Timed step by step, so on the per-step schedule: the batch-16 throughput above
+            // shares out whole images instead (`ImageLanes`).
+            print("per-layer time of inference at batch \(batch) (µs\(batch > 1 ? ", each step on every thread" : "")):")
             for l in folded.layerTimes {
                 let f = l.forwardSeconds / Double(calls) * 1e6
                 print(l.name.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: " %8.1f  (%4.1f%%)", f, 100 * f / 1e6 / inferTotal))
